@@ -1,0 +1,283 @@
+//! How an event becomes a tantivy document.
+//!
+//! | field | content | why |
+//! |---|---|---|
+//! | `_source` | the event as JSON, stored | returned by searches |
+//! | `ts` | `@timestamp`, fast + indexed | time ranges, newest-first sort, histograms |
+//! | `seq` | WAL sequence number, fast | replay deduplication, stable order |
+//! | `f` | the event minus its long text, JSON, keyword-indexed (lowercased) + fast | `field:value`, wildcards, terms aggregations |
+//! | `n` | string leaves that are numbers, as numbers, JSON fast | numeric ranges over ECS keyword fields like `event.code` |
+//! | `text` | `event.original` (else `message`), full text with positions | free text and phrases |
+//! | `ip.<path>` | ECS IP fields as IP addresses | CIDR queries |
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use event::{Event, Value, fields};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, IpAddrOptions,
+    JsonObjectOptions, STORED, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenizerManager,
+};
+use tantivy::{DateTime, Index, TantivyDocument};
+
+/// Keyword values longer than this are cut in `f` (like Elasticsearch's `ignore_above`,
+/// but keeping a prefix); the whole value stays in `_source`.
+pub(crate) const MAX_KEYWORD_BYTES: usize = 1024;
+pub(crate) const KEYWORD_TOKENIZER: &str = "sentinella_keyword";
+pub(crate) const TEXT_TOKENIZER: &str = "sentinella_text";
+
+/// Fields whose text goes to the full-text `text` field instead of `f`.
+const TEXT_ONLY_FIELDS: &[&str] = &["event.original", "message"];
+
+#[derive(Clone)]
+pub(crate) struct EventSchema {
+    pub schema: Schema,
+    pub source: Field,
+    pub ts: Field,
+    pub seq: Field,
+    pub f: Field,
+    pub n: Field,
+    pub text: Field,
+    /// One IP field per ECS IP path, in the order of `fields::IP_FIELDS`.
+    pub ips: Vec<Field>,
+}
+
+impl EventSchema {
+    pub fn new() -> Self {
+        let mut builder = Schema::builder();
+        let source = builder.add_bytes_field("_source", STORED);
+        let ts = builder.add_date_field(
+            "ts",
+            DateOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_precision(DateTimePrecision::Microseconds),
+        );
+        let seq = builder.add_u64_field("seq", FAST | INDEXED);
+        let keyword_indexing = TextFieldIndexing::default()
+            .set_tokenizer(KEYWORD_TOKENIZER)
+            .set_index_option(IndexRecordOption::Basic);
+        let f = builder.add_json_field(
+            "f",
+            JsonObjectOptions::default()
+                .set_indexing_options(keyword_indexing)
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        );
+        let n = builder.add_json_field(
+            "n",
+            JsonObjectOptions::default()
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        );
+        let text = builder.add_text_field(
+            "text",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TEXT_TOKENIZER)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        );
+        let ips = fields::IP_FIELDS
+            .iter()
+            .map(|path| {
+                builder.add_ip_addr_field(
+                    &ip_field_name(path),
+                    IpAddrOptions::default().set_indexed().set_fast(),
+                )
+            })
+            .collect();
+        EventSchema {
+            schema: builder.build(),
+            source,
+            ts,
+            seq,
+            f,
+            n,
+            text,
+            ips,
+        }
+    }
+
+    pub fn ip_field(&self, path: &str) -> Option<Field> {
+        fields::IP_FIELDS
+            .iter()
+            .position(|candidate| *candidate == path)
+            .map(|idx| self.ips[idx])
+    }
+
+    /// Builds the document for one event. `fallback_ts` is used when the event has no
+    /// valid `@timestamp` (the pipeline always sets one; this is defence in depth).
+    pub fn document(&self, seq: u64, event: &Event, source_json: &[u8]) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_bytes(self.source, source_json);
+        doc.add_u64(self.seq, seq);
+        doc.add_date(self.ts, date_of(event));
+
+        let mut keyword_doc = event.as_map().clone();
+        let mut numeric_doc = serde_json::Map::new();
+        for path in TEXT_ONLY_FIELDS {
+            remove_path(&mut keyword_doc, path);
+        }
+        prepare_keywords(&mut keyword_doc, &mut String::new(), &mut numeric_doc);
+        doc.add_object(self.f, to_btree(keyword_doc));
+        if !numeric_doc.is_empty() {
+            doc.add_object(self.n, to_btree(numeric_doc));
+        }
+
+        let full_text = event
+            .get_str(fields::EVENT_ORIGINAL)
+            .or_else(|| event.get_str(fields::MESSAGE));
+        if let Some(text) = full_text {
+            doc.add_text(self.text, text);
+        }
+        for (idx, path) in fields::IP_FIELDS.iter().enumerate() {
+            for_each_ip(event.get(path), |ip| doc.add_ip_addr(self.ips[idx], ip));
+        }
+        doc
+    }
+}
+
+pub(crate) fn ip_field_name(path: &str) -> String {
+    format!("ip.{path}")
+}
+
+pub(crate) fn date_of(event: &Event) -> DateTime {
+    let ts = event.timestamp().unwrap_or_else(jiff::Timestamp::now);
+    DateTime::from_timestamp_micros(ts.as_microsecond())
+}
+
+pub(crate) fn to_ipv6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+fn for_each_ip(value: Option<&Value>, mut add: impl FnMut(Ipv6Addr)) {
+    match value {
+        Some(Value::String(text)) => {
+            if let Ok(ip) = text.parse::<IpAddr>() {
+                add(to_ipv6(ip));
+            }
+        }
+        Some(Value::Array(items)) => {
+            for item in items {
+                if let Some(ip) = item.as_str().and_then(|text| text.parse::<IpAddr>().ok()) {
+                    add(to_ipv6(ip));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn remove_path(map: &mut serde_json::Map<String, Value>, path: &str) {
+    if map.remove(path).is_some() {
+        return;
+    }
+    if let Some((head, rest)) = path.split_once('.')
+        && let Some(Value::Object(inner)) = map.get_mut(head)
+    {
+        remove_path(inner, rest);
+    }
+}
+
+/// Cuts long strings and collects numeric-looking strings into `numeric`, under the
+/// same dotted path.
+fn prepare_keywords(
+    map: &mut serde_json::Map<String, Value>,
+    path: &mut String,
+    numeric: &mut serde_json::Map<String, Value>,
+) {
+    for (key, value) in map.iter_mut() {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        prepare_value(value, path, numeric);
+        path.truncate(len);
+    }
+}
+
+fn prepare_value(value: &mut Value, path: &mut String, numeric: &mut serde_json::Map<String, Value>) {
+    match value {
+        Value::Object(inner) => prepare_keywords(inner, path, numeric),
+        Value::Array(items) => {
+            for item in items {
+                prepare_value(item, path, numeric);
+            }
+        }
+        Value::String(text) => {
+            if text.len() <= 24
+                && let Some(number) = parse_number(text)
+            {
+                numeric.entry(path.clone()).or_insert(number);
+            }
+            if text.len() > MAX_KEYWORD_BYTES {
+                let mut cut = MAX_KEYWORD_BYTES;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn parse_number(text: &str) -> Option<Value> {
+    let first = text.as_bytes().first()?;
+    if !(first.is_ascii_digit() || *first == b'-') {
+        return None;
+    }
+    if let Ok(int) = text.parse::<i64>() {
+        return Some(Value::from(int));
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|float| float.is_finite())
+        .map(Value::from)
+}
+
+fn to_btree(
+    map: serde_json::Map<String, Value>,
+) -> std::collections::BTreeMap<String, tantivy::schema::OwnedValue> {
+    map.into_iter()
+        .map(|(key, value)| (key, tantivy::schema::OwnedValue::from(value)))
+        .collect()
+}
+
+/// Registers Sentinella's tokenizers on an index.
+pub(crate) fn register_tokenizers(index: &Index) {
+    register(index.tokenizers());
+}
+
+fn register(manager: &TokenizerManager) {
+    manager.register(
+        KEYWORD_TOKENIZER,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .filter(RemoveLongFilter::limit(MAX_KEYWORD_BYTES + 1))
+            .build(),
+    );
+    manager.register(
+        TEXT_TOKENIZER,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+/// The analyzer used for `text`, to tokenize free-text query terms the same way.
+pub(crate) fn text_analyzer() -> TextAnalyzer {
+    let manager = TokenizerManager::new();
+    register(&manager);
+    manager
+        .get(TEXT_TOKENIZER)
+        .expect("text tokenizer registered just above")
+}

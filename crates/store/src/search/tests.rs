@@ -1,0 +1,186 @@
+use event::Event;
+use serde_json::json;
+
+use crate::{Aggregation, EmbeddedStore, EventStore, SearchRequest, StoreConfig};
+
+fn event(value: serde_json::Value) -> Event {
+    serde_json::from_value(value).unwrap()
+}
+
+fn store_with_sample() -> (tempfile::TempDir, EmbeddedStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    store
+        .append(vec![
+            event(json!({"@timestamp": "2024-03-01T10:00:00Z", "event": {"code": "4624", "original": "An account was successfully logged on"}, "user": {"name": "Alice"}, "source": {"ip": "10.1.2.3", "port": 50123}, "winlog": {"event_id": "4624"}})),
+            event(json!({"@timestamp": "2024-03-01T11:00:00Z", "event": {"code": "4625"}, "message": "Failed password for root from 192.168.0.7 port 22 ssh2", "user": {"name": "root"}, "source": {"ip": "192.168.0.7"}})),
+            event(json!({"@timestamp": "2024-03-02T09:30:00Z", "event": {"code": "4688"}, "process": {"command_line": "C:\\Windows\\System32\\cmd.exe /c whoami"}, "user": {"name": "alice"}, "source": {"ip": "2001:db8::1"}})),
+            event(json!({"@timestamp": "2024-03-03T09:30:00Z", "event": {"code": "4634"}, "user": {"name": "bob"}, "url": {"full": "http://evil.example/x?a=1"}})),
+        ])
+        .unwrap();
+    store.refresh().unwrap();
+    (dir, store)
+}
+
+fn count(store: &EmbeddedStore, text: &str) -> u64 {
+    let query = query::parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+    store.search(&SearchRequest::new(query)).unwrap().total
+}
+
+#[test]
+fn query_forms_match_the_expected_events() {
+    let (_dir, store) = store_with_sample();
+    let cases = [
+        ("*", 4),
+        ("user.name:alice", 2),
+        ("user.name:ALICE", 2),
+        ("user.name:ali*", 2),
+        ("user.name:?ob", 1),
+        ("event.code:4624", 1),
+        ("event.code:[4624 TO 4634]", 3),
+        ("event.code:>=4688", 1),
+        ("source.port:50123", 1),
+        ("source.port:[50000 TO 60000]", 1),
+        ("source.ip:10.0.0.0/8", 1),
+        ("source.ip:192.168.0.0/16 OR source.ip:2001:db8::/32", 2),
+        ("source.ip:\"2001:db8:0::1\"", 1),
+        ("_exists_:url.full", 1),
+        ("NOT _exists_:source.ip", 1),
+        ("password", 1),
+        ("\"failed password\"", 1),
+        ("message:\"failed password\"", 1),
+        ("successfully", 1),
+        ("user.name:alice AND NOT event.code:4688", 1),
+        ("(user.name:alice OR user.name:bob) AND -event.code:4634", 2),
+        ("process.command_line:*whoami*", 1),
+        ("url.full:http\\://evil.example*", 1),
+        ("user.name:nobody", 0),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = count(&store, text);
+        if got != expected {
+            failures.push(format!("{text}: expected {expected}, got {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn time_range_paging_and_order() {
+    let (_dir, store) = store_with_sample();
+    let mut request = SearchRequest::new(query::Query::All);
+    request.from = Some("2024-03-01T10:30:00Z".parse().unwrap());
+    request.to = Some("2024-03-03T00:00:00Z".parse().unwrap());
+    let response = store.search(&request).unwrap();
+    assert_eq!(response.total, 2);
+    let codes: Vec<_> = response.hits.iter().map(|e| e.get_str("event.code").unwrap().to_owned()).collect();
+    assert_eq!(codes, ["4688", "4625"], "newest first");
+
+    let mut request = SearchRequest::new(query::Query::All);
+    request.limit = 2;
+    request.offset = 1;
+    let response = store.search(&request).unwrap();
+    assert_eq!(response.total, 4);
+    let codes: Vec<_> = response.hits.iter().map(|e| e.get_str("event.code").unwrap().to_owned()).collect();
+    assert_eq!(codes, ["4688", "4625"]);
+}
+
+#[test]
+fn aggregations_terms_and_histogram() {
+    let (_dir, store) = store_with_sample();
+    let mut request = SearchRequest::new(query::Query::All);
+    request.aggregations = vec![
+        Aggregation::Terms { name: "users".into(), field: "user.name".into(), size: 10 },
+        Aggregation::DateHistogram { name: "per_day".into(), interval_secs: 86_400 },
+    ];
+    let response = store.search(&request).unwrap();
+    let users = &response.aggregations["users"]["buckets"];
+    let pairs: Vec<(String, u64)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["key"].as_str().unwrap().to_owned(), b["doc_count"].as_u64().unwrap()))
+        .collect();
+    assert!(pairs.contains(&("Alice".into(), 1)), "{pairs:?}");
+    assert!(pairs.contains(&("bob".into(), 1)), "{pairs:?}");
+    let days: Vec<u64> = response.aggregations["per_day"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(days, [2, 1, 1]);
+}
+
+#[test]
+fn restart_replays_unindexed_wal_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut config = StoreConfig::new(dir.path().to_owned());
+        config.commit_interval = std::time::Duration::from_secs(3600);
+        let store = EmbeddedStore::open(config).unwrap();
+        for batch in 0..5 {
+            let events = (0..100)
+                .map(|i| event(json!({"@timestamp": "2024-05-01T00:00:00Z", "n": batch * 100 + i})))
+                .collect();
+            store.append(events).unwrap();
+        }
+        // Nothing committed to the index: the WAL has it all.
+        store.simulate_crash();
+    }
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    assert_eq!(count(&store, "*"), 500);
+    let receipt = store.append(vec![event(json!({"@timestamp": "2024-05-01T00:00:01Z"}))]).unwrap();
+    assert_eq!(receipt.first_seq, 501, "sequence numbers continue after replay");
+    store.close().unwrap();
+    drop(store);
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    assert_eq!(count(&store, "*"), 501, "no duplicates after a clean restart");
+}
+
+#[test]
+fn torn_wal_tail_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut config = StoreConfig::new(dir.path().to_owned());
+        config.commit_interval = std::time::Duration::from_secs(3600);
+        let store = EmbeddedStore::open(config).unwrap();
+        store.append(vec![event(json!({"@timestamp": "2024-05-01T00:00:00Z"}))]).unwrap();
+        store.simulate_crash();
+    }
+    let wal_file = crate::wal::list_files(&dir.path().join("wal")).unwrap().pop().unwrap().1;
+    let mut bytes = std::fs::read(&wal_file).unwrap();
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3]);
+    std::fs::write(&wal_file, bytes).unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    assert_eq!(count(&store, "*"), 1);
+}
+
+#[test]
+fn retention_by_age_removes_old_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path().to_owned());
+    config.retention_max_age = Some(std::time::Duration::from_secs(7 * 86_400));
+    let store = EmbeddedStore::open(config).unwrap();
+    store
+        .append(vec![
+            event(json!({"@timestamp": "2020-01-01T00:00:00Z"})),
+            event(json!({"@timestamp": jiff::Timestamp::now().to_string()})),
+        ])
+        .unwrap();
+    store.refresh().unwrap();
+    // Retention runs on the indexer's first tick, right after the append.
+    assert_eq!(store.stats().partitions, 1);
+    assert_eq!(count(&store, "*"), 1);
+    assert_eq!(count(&store, "@timestamp:[2019-01-01 TO 2021-01-01]"), 0);
+}
+
+#[test]
+fn invalid_queries_are_errors_not_panics() {
+    let (_dir, store) = store_with_sample();
+    for text in ["user.name:10.0.0.0/8", "@timestamp:[yesterday TO now]"] {
+        let query = query::parse(text).unwrap();
+        assert!(store.search(&SearchRequest::new(query)).is_err(), "{text}");
+    }
+}
