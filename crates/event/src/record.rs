@@ -1,11 +1,11 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Timestamp;
 
 /// What a decoder made of one input: its fields under the format's own names, before
 /// normalization to ECS.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Which decoders handled the input, outermost first, e.g. `syslog.rfc3164+cef`.
     /// Stored as `event.module`-independent `log.parser` so "why did this line not

@@ -1,10 +1,68 @@
 //! Wiring from sources to the store over bounded channels.
 //!
 //! Sources hold an [`Intake`] and submit [`Batch`]es of raw [`Payload`]s. The
-//! [`Writer`] decodes (`formats`), normalizes (`normalize`) and appends each batch to
-//! the store's write-ahead log; a batch is acknowledged only once it is fsynced.
-//! Bounded queues give backpressure instead of unbounded memory.
+//! [`Writer`] decodes (`formats`), normalizes (`normalize`) and appends each group of
+//! batches to the store's write-ahead log; a batch is acknowledged only once it is
+//! fsynced. Bounded queues give backpressure instead of unbounded memory: a full queue
+//! makes TCP sources stop reading, HTTP sources answer 429 and UDP sources count drops.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # fn demo(store: Arc<dyn store::EventStore>) {
+//! let normalizer = Arc::new(normalize::Normalizer::builtin());
+//! let pipeline = pipeline::Pipeline::start(store, normalizer, 1024);
+//! let intake = pipeline.intake();
+//! # }
+//! ```
 
 mod intake;
+pub mod metrics;
+mod writer;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 pub use intake::{Ack, Batch, Intake, Job, Payload, SubmitError};
+pub use writer::Writer;
+
+/// A running pipeline: the intake handle and the writer thread behind it.
+pub struct Pipeline {
+    intake: Option<Intake>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Starts the writer thread behind a queue of `queue_batches` batches.
+    pub fn start(
+        store: Arc<dyn store::EventStore>,
+        normalizer: Arc<normalize::Normalizer>,
+        queue_batches: usize,
+    ) -> Pipeline {
+        let (intake, rx) = Intake::channel(queue_batches);
+        let writer = Writer::new(store, normalizer);
+        let handle = std::thread::Builder::new()
+            .name("pipeline-writer".into())
+            .spawn(move || writer.run(rx))
+            .expect("spawning a thread only fails when the process is out of resources");
+        Pipeline {
+            intake: Some(intake),
+            writer: Some(handle),
+        }
+    }
+
+    /// A handle for sources.
+    pub fn intake(&self) -> Intake {
+        self.intake
+            .clone()
+            .expect("the intake lives until shutdown consumes the pipeline")
+    }
+
+    /// Waits until every queued batch is written. Sources must have stopped (dropped
+    /// their intakes) first, or this waits for them.
+    pub fn shutdown(mut self) {
+        self.intake.take();
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -80,6 +80,8 @@ enum IndexerMsg {
 
 /// The embedded event store (see the crate documentation).
 pub struct EmbeddedStore {
+    /// Held for the store's lifetime: two processes appending to one WAL would corrupt it.
+    _lock: std::fs::File,
     shared: Arc<Shared>,
     wal: Mutex<Wal>,
     indexer_tx: Mutex<Option<SyncSender<IndexerMsg>>>,
@@ -94,6 +96,9 @@ impl EmbeddedStore {
         let index_dir = config.data_dir.join("index");
         std::fs::create_dir_all(&wal_dir).map_err(StoreError::io(&wal_dir))?;
         std::fs::create_dir_all(&index_dir).map_err(StoreError::io(&index_dir))?;
+        let lock_path = config.data_dir.join("store.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(StoreError::io(&lock_path))?;
+        lock.try_lock().map_err(|_| StoreError::Locked(config.data_dir.clone()))?;
         let shared = Arc::new(Shared {
             schema: EventSchema::new(),
             wal_dir: wal_dir.clone(),
@@ -114,6 +119,7 @@ impl EmbeddedStore {
             .spawn(move || indexer.run(indexer_rx))
             .map_err(StoreError::io(&config.data_dir))?;
         Ok(EmbeddedStore {
+            _lock: lock,
             shared,
             wal: Mutex::new(wal),
             indexer_tx: Mutex::new(Some(indexer_tx)),
@@ -155,6 +161,7 @@ impl EmbeddedStore {
         if let Some(handle) = self.indexer.lock().ok().and_then(|mut handle| handle.take()) {
             let _ = handle.join();
         }
+        let _ = self._lock.unlock();
         std::mem::forget(self);
     }
 }

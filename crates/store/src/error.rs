@@ -17,6 +17,9 @@ pub enum StoreError {
     /// The query cannot be run (e.g. a range over a field type that has no order).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// Another process (a running server, an import) has the store open.
+    #[error("store {0} is in use by another process")]
+    Locked(PathBuf),
     /// The store is closed or its writer thread stopped.
     #[error("store closed")]
     Closed,

@@ -1,0 +1,164 @@
+//! `POST /api/v1/ingest` (NDJSON or a JSON array of events) and
+//! `POST /api/v1/ingest/records` (NDJSON of decoded records, used by `sentinella import`).
+
+use std::io::Read;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use event::{Map, Record, Value};
+use pipeline::{Batch, Payload};
+use serde_json::json;
+
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
+
+/// Documents per batch handed to the pipeline.
+const CHUNK_DOCS: usize = 5_000;
+/// Line errors listed in a response (all are counted).
+const MAX_LISTED_ERRORS: usize = 100;
+
+pub(crate) async fn ingest_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = decompress(&headers, body)?;
+    let (payloads, errors) = tokio::task::spawn_blocking(move || parse_documents(&body))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    submit(&state, "http", payloads, errors).await
+}
+
+pub(crate) async fn ingest_records(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = decompress(&headers, body)?;
+    let (payloads, errors) = tokio::task::spawn_blocking(move || parse_records(&body))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    submit(&state, "import", payloads, errors).await
+}
+
+async fn submit(
+    state: &AppState,
+    input_type: &'static str,
+    payloads: Vec<Payload>,
+    errors: Vec<LineError>,
+) -> Result<Json<Value>, ApiError> {
+    if payloads.is_empty() && !errors.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "no valid document; line {}: {}",
+            errors[0].line, errors[0].message
+        )));
+    }
+    let mut accepted = 0usize;
+    let mut chunks = payloads.chunks(CHUNK_DOCS).map(<[Payload]>::to_vec);
+    // The first chunk fails fast when the pipeline is full (429, nothing accepted, the
+    // client retries); later chunks wait for room, so a request is all or nothing
+    // unless storage itself fails.
+    if let Some(first) = chunks.next() {
+        let ack = state
+            .intake
+            .try_submit(Batch { input_type, peer: None, items: first })
+            .await?;
+        accepted += ack.n_events;
+    }
+    for chunk in chunks {
+        let ack = state
+            .intake
+            .submit(Batch { input_type, peer: None, items: chunk })
+            .await?;
+        accepted += ack.n_events;
+    }
+    let n_errors = errors.len();
+    let listed: Vec<Value> = errors
+        .into_iter()
+        .take(MAX_LISTED_ERRORS)
+        .map(|error| json!({"line": error.line, "error": error.message}))
+        .collect();
+    Ok(Json(json!({"accepted": accepted, "rejected": n_errors, "errors": listed})))
+}
+
+struct LineError {
+    line: usize,
+    message: String,
+}
+
+fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+    let gzip = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(body);
+    }
+    let mut decoded = Vec::new();
+    let mut reader = flate2::read::MultiGzDecoder::new(&body[..]).take(MAX_BODY_BYTES as u64 + 1);
+    reader
+        .read_to_end(&mut decoded)
+        .map_err(|err| ApiError::BadRequest(format!("invalid gzip body: {err}")))?;
+    if decoded.len() > MAX_BODY_BYTES {
+        return Err(ApiError::TooLarge);
+    }
+    Ok(Bytes::from(decoded))
+}
+
+/// A JSON array of objects, or NDJSON (one object per line; blank lines skipped).
+fn parse_documents(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
+    let mut payloads = Vec::new();
+    let mut errors = Vec::new();
+    let trimmed = body.trim_ascii_start();
+    if trimmed.first() == Some(&b'[') {
+        match serde_json::from_slice::<Vec<Value>>(trimmed) {
+            Ok(items) => {
+                for (idx, item) in items.into_iter().enumerate() {
+                    match item {
+                        Value::Object(doc) => {
+                            let original = serde_json::to_string(&doc).ok();
+                            payloads.push(Payload::Json { doc, original });
+                        }
+                        _ => errors.push(LineError {
+                            line: idx + 1,
+                            message: "array element is not a JSON object".into(),
+                        }),
+                    }
+                }
+            }
+            Err(err) => errors.push(LineError { line: err.line(), message: format!("invalid JSON array: {err}") }),
+        }
+        return (payloads, errors);
+    }
+    for (idx, line) in body.split(|byte| *byte == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Map<String, Value>>(line) {
+            Ok(doc) => payloads.push(Payload::Json {
+                doc,
+                original: Some(String::from_utf8_lossy(line).into_owned()),
+            }),
+            Err(err) => errors.push(LineError { line: idx + 1, message: format!("invalid JSON object: {err}") }),
+        }
+    }
+    (payloads, errors)
+}
+
+fn parse_records(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
+    let mut payloads = Vec::new();
+    let mut errors = Vec::new();
+    for (idx, line) in body.split(|byte| *byte == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(record) => payloads.push(Payload::Record(record)),
+            Err(err) => errors.push(LineError { line: idx + 1, message: format!("invalid record: {err}") }),
+        }
+    }
+    (payloads, errors)
+}

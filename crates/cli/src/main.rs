@@ -1,0 +1,118 @@
+//! `sentinella`: the one binary.
+//!
+//! - `serve`: run everything on embedded defaults
+//! - `import`: EVTX, JSON/NDJSON and plain log files into a running server or a stopped data dir
+//! - `search`: query a running server
+//! - `bench`: end-to-end throughput, query latency, disk and memory figures
+
+mod bench;
+mod client;
+mod import;
+mod search;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "sentinella", version, about = "Open-source security operations center")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Sentinella: intake, store, search API.
+    Serve(ServeArgs),
+    /// Import EVTX, JSON/NDJSON or plain log files and folders.
+    Import(import::ImportArgs),
+    /// Search stored events on a running server.
+    Search(search::SearchArgs),
+    /// Measure ingest throughput, query latency, disk use and memory.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./sentinella-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// API address [default: 127.0.0.1:8080].
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
+    /// Syslog address, UDP and TCP [default: 127.0.0.1:5514].
+    #[arg(long)]
+    syslog_listen: Option<SocketAddr>,
+    /// Elasticsearch-compatible API address [default: 127.0.0.1:9200].
+    #[arg(long)]
+    es_listen: Option<SocketAddr>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Import(args) => import::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => server::ServerConfig::load(path)?,
+        None => server::ServerConfig::default(),
+    };
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if let Some(addr) = args.http_listen {
+        config.http_listen = addr;
+    }
+    if let Some(addr) = args.syslog_listen {
+        config.syslog.listen = addr;
+    }
+    if let Some(addr) = args.es_listen {
+        config.es_listen = addr;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sentinella")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(server::run(config, shutdown_signal(), |_| {}))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,4 @@
+//! Every source this crate provides, one module folder each.
+
+pub mod elasticsearch;
+pub mod syslog;

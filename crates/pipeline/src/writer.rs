@@ -1,0 +1,119 @@
+//! The writer: drains queued batches, decodes and normalizes them, appends them to the
+//! store in one group (one fsync), and acknowledges every batch of the group.
+
+use std::sync::Arc;
+
+use event::{Event, Timestamp, fields};
+use normalize::{Context, Normalizer};
+use store::EventStore;
+use tokio::sync::mpsc;
+
+use crate::intake::{Ack, Batch, Job, Payload, SubmitError};
+use crate::metrics;
+
+/// Upper bound of events written in one group commit.
+const MAX_GROUP_EVENTS: usize = 20_000;
+
+/// Decodes, normalizes and writes batches; see the module docs.
+pub struct Writer {
+    store: Arc<dyn EventStore>,
+    normalizer: Arc<Normalizer>,
+}
+
+impl Writer {
+    /// A writer into `store`.
+    pub fn new(store: Arc<dyn EventStore>, normalizer: Arc<Normalizer>) -> Self {
+        Self { store, normalizer }
+    }
+
+    /// Runs until every [`crate::Intake`] is dropped and the queue is empty. Blocking:
+    /// run it on its own thread.
+    pub fn run(self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            let mut n_items = jobs[0].batch.items.len();
+            while n_items < MAX_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        n_items += job.batch.items.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write_group(jobs);
+        }
+    }
+
+    fn write_group(&self, jobs: Vec<Job>) {
+        let received_at = Timestamp::now();
+        let mut events = Vec::new();
+        let mut counts = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let before = events.len();
+            let (n_bytes, n_fallback) = self.decode_batch(&job.batch, received_at, &mut events);
+            let n_events = events.len() - before;
+            metrics::record_batch(job.batch.input_type, n_events, n_bytes, n_fallback);
+            counts.push(n_events);
+        }
+        match self.store.append(events) {
+            Ok(receipt) => {
+                let mut next_seq = receipt.first_seq;
+                for (job, n_events) in jobs.into_iter().zip(counts) {
+                    next_seq += n_events as u64;
+                    metrics::record_stored(job.batch.input_type, n_events);
+                    let _ = job.ack.send(Ok(Ack {
+                        n_events,
+                        last_seq: next_seq.saturating_sub(1),
+                    }));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "events not stored; their batches are rejected");
+                for (job, n_events) in jobs.into_iter().zip(counts) {
+                    metrics::record_failed(job.batch.input_type, n_events);
+                    let _ = job.ack.send(Err(SubmitError::Storage(error.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Appends the batch's events; returns (bytes received, events that fell back).
+    fn decode_batch(
+        &self,
+        batch: &Batch,
+        received_at: Timestamp,
+        events: &mut Vec<Event>,
+    ) -> (usize, usize) {
+        let context = Context {
+            input_type: batch.input_type,
+            peer: batch.peer,
+            received_at,
+        };
+        let mut n_bytes = 0;
+        let mut n_fallback = 0;
+        for payload in &batch.items {
+            n_bytes += payload.approx_len();
+            let event = self.decode(payload, received_at, &context);
+            if event.get(fields::LOG_PARSE_ERROR).is_some() {
+                n_fallback += 1;
+            }
+            events.push(event);
+        }
+        (n_bytes, n_fallback)
+    }
+
+    /// Turns one payload into an event. Never fails: what cannot be parsed is kept
+    /// as-is with the reason (see `formats`).
+    pub fn decode(&self, payload: &Payload, received_at: Timestamp, context: &Context) -> Event {
+        let record = match payload {
+            Payload::Syslog(bytes) => formats::syslog::decode(bytes, received_at),
+            Payload::Line(line) => formats::decode_line(line, received_at),
+            Payload::Json { doc, original } => {
+                formats::json::decode(doc.clone(), original.clone(), received_at)
+            }
+            Payload::Record(record) => record.clone(),
+        };
+        self.normalizer.normalize(record, context)
+    }
+}

@@ -1,0 +1,128 @@
+//! The composition root: reads configuration, opens the store, starts the pipeline and
+//! every listener, and shuts them down in order (sources, then pipeline, then store),
+//! so nothing acknowledged is lost on a clean stop either.
+
+mod config;
+mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+pub use config::{RetentionConfig, ServerConfig, StoreTuning};
+pub use token::{ADMIN_TOKEN_FILE, ensure_admin_token, tokens_equal};
+
+/// Addresses the server actually bound (ports may have been 0).
+#[derive(Debug, Clone)]
+pub struct BoundAddrs {
+    /// The API.
+    pub http: SocketAddr,
+    /// The Elasticsearch-compatible API.
+    pub es: SocketAddr,
+    /// Syslog UDP and TCP.
+    pub syslog: SocketAddr,
+    /// Syslog TLS, when configured.
+    pub syslog_tls: Option<SocketAddr>,
+}
+
+/// Runs Sentinella until `shutdown` resolves. `on_ready` gets the bound addresses once
+/// every listener is up.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+    on_ready: impl FnOnce(&BoundAddrs) + Send,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let (token, created) = ensure_admin_token(&config.data_dir)?;
+    let token_path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    if created {
+        tracing::info!(path = %token_path.display(), "admin api token created");
+    } else {
+        tracing::info!(path = %token_path.display(), "admin api token loaded");
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|err| tracing::warn!(error = %err, "metrics recorder not installed"))
+        .ok();
+
+    let store_config = config.store_config();
+    let store: Arc<dyn store::EventStore> = Arc::new(
+        tokio::task::spawn_blocking(move || store::EmbeddedStore::open(store_config))
+            .await?
+            .context("opening the event store")?,
+    );
+    let normalizer = Arc::new(normalize::Normalizer::builtin());
+    let pipeline = pipeline::Pipeline::start(
+        Arc::clone(&store),
+        normalizer,
+        config.store.queue_batches,
+    );
+    let auth: Arc<dyn ingest::auth::TokenCheck> =
+        Arc::new(move |presented: &str| tokens_equal(presented, &token));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let syslog = config.syslog.build().context("starting the syslog source")?;
+    let http_listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("binding the API to {}", config.http_listen))?;
+    let es_listener = tokio::net::TcpListener::bind(config.es_listen)
+        .await
+        .with_context(|| format!("binding the Elasticsearch-compatible API to {}", config.es_listen))?;
+    let addrs = BoundAddrs {
+        http: http_listener.local_addr()?,
+        es: es_listener.local_addr()?,
+        syslog: syslog.tcp_addr(),
+        syslog_tls: syslog.tls_addr(),
+    };
+
+    let api_router = api::router(api::AppState {
+        intake: pipeline.intake(),
+        store: Arc::clone(&store),
+        auth: Arc::clone(&auth),
+        metrics,
+    });
+    let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), Arc::clone(&auth));
+    let http_task = tokio::spawn(
+        axum::serve(http_listener, api_router)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    let es_task = tokio::spawn(
+        axum::serve(es_listener, es_router)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    let syslog_task = tokio::spawn(syslog.run(pipeline.intake(), stopped(stop_rx.clone())));
+    tracing::info!(
+        http = %addrs.http, es = %addrs.es, syslog = %addrs.syslog,
+        data_dir = %config.data_dir.display(), "sentinella started"
+    );
+    on_ready(&addrs);
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for (name, result) in [
+        ("api", http_task.await.map(|r| r.map_err(anyhow::Error::from))),
+        ("es", es_task.await.map(|r| r.map_err(anyhow::Error::from))),
+        ("syslog", syslog_task.await.map(|r| r.map_err(anyhow::Error::from))),
+    ] {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(listener = name, error = %error, "listener stopped with an error"),
+            Err(error) => tracing::warn!(listener = name, error = %error, "listener task failed"),
+        }
+    }
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    tokio::task::spawn_blocking(move || store.refresh()).await??;
+    tracing::info!("stopped");
+    Ok(())
+}
