@@ -36,18 +36,17 @@ pub struct AppState {
 
 /// The API router.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+    let routes = Router::new()
         .route("/api/v1/ingest", post(intake::ingest_json))
         .route("/api/v1/ingest/records", post(intake::ingest_records))
         .route("/api/v1/search", get(search::search_get).post(search::search_post))
         .route("/api/v1/store/refresh", post(search::refresh))
         .route("/api/v1/stats", get(search::stats))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
         .route("/health", get(health))
-        .merge(protected)
+        .fallback(not_found);
+    routes
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -64,7 +63,12 @@ async fn not_found() -> Response {
         .into_response()
 }
 
+/// Every route but `/health` (for load balancers and probes) needs the token; unknown
+/// routes too, so an anonymous caller learns nothing about which routes exist.
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
     let authorized = ::ingest::auth::token_from_headers(request.headers())
         .is_some_and(|token| state.auth.check(&token));
     if authorized {

@@ -5,7 +5,8 @@
 //! `invalid_user`, `session_opened`; the mapping turns it into ECS `event.*`), `method`,
 //! `user`, `target_user`, `source_ip` (only if it parses as an IP), `source_host`,
 //! `source_port`, `pam_module`, `pam_service`, `pam_type`, `reason`, `repeated`, `preauth`,
-//! `tty`, `pwd`, `command`, `uid`, `euid`, `ruser`, `logname`.
+//! `tty`, `pwd`, `command`, `uid` (of `user`), `caller_uid`/`caller_euid` (of the process calling
+//! PAM), `ruser`, `logname`.
 
 use std::net::IpAddr;
 
@@ -13,7 +14,11 @@ use event::{Record, Value};
 
 /// Decodes `message` when `program` (the syslog tag) is one we know, or when the message is a
 /// PAM line. Returns the decoder name for `Record::parser`.
-pub(crate) fn decode(record: &mut Record, message: &str, program: Option<&str>) -> Option<&'static str> {
+pub(crate) fn decode(
+    record: &mut Record,
+    message: &str,
+    program: Option<&str>,
+) -> Option<&'static str> {
     let tag = program.unwrap_or_default();
     // `/usr/sbin/sshd`, `sshd(pam_unix)` (older PAM), `sshd-session` (OpenSSH ≥ 9.8).
     let base = tag.rsplit('/').next().unwrap_or(tag);
@@ -296,7 +301,10 @@ fn pam(fields: &mut Fields, message: &str) -> bool {
             fields.set("user", by_user);
             fields.set_nonempty("target_user", user);
         }
-        if let Some(uid) = uid_of(by) {
+        // `by alice(uid=1000)`: the uid is alice's; in `by (uid=0)` it is the caller's.
+        if !by_user.is_empty()
+            && let Some(uid) = uid_of(by)
+        {
             fields.set("uid", uid);
         }
         return true;
@@ -333,8 +341,9 @@ fn pam_pairs(fields: &mut Fields, text: &str) {
             "user" => user = value,
             "ruser" => ruser = value,
             "logname" => logname = value,
-            "uid" => fields.set_nonempty("uid", value),
-            "euid" => fields.set_nonempty("euid", value),
+            // The ids of the process calling PAM (sshd, su), not of the user.
+            "uid" => fields.set_nonempty("caller_uid", value),
+            "euid" => fields.set_nonempty("caller_euid", value),
             "tty" => fields.set_nonempty("tty", value),
             _ => {}
         }

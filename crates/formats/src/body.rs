@@ -12,7 +12,11 @@ const MARKER_WINDOW: usize = 256;
 /// Tries the body decoders in order of specificity; on success their fields are in `record`
 /// and the decoder's name is returned. `program` is the syslog APP-NAME/tag, which selects the
 /// auth-line decoders.
-pub(crate) fn decode(record: &mut Record, message: &str, program: Option<&str>) -> Option<&'static str> {
+pub(crate) fn decode(
+    record: &mut Record,
+    message: &str,
+    program: Option<&str>,
+) -> Option<&'static str> {
     let trimmed = message.trim_start();
     if let Some(start) = find_marker(trimmed, "CEF:") {
         match cef::parse(&trimmed[start..]) {

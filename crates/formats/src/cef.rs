@@ -101,7 +101,10 @@ fn parse_extension(text: &str) -> Map<String, Value> {
     for (idx, (key_start, eq)) in keys.iter().enumerate() {
         let value_end = keys.get(idx + 1).map_or(bytes.len(), |next| next.0);
         let raw = text[eq + 1..value_end].trim_end_matches(' ');
-        extensions.insert(text[*key_start..*eq].to_owned(), Value::String(unescape_value(raw)));
+        extensions.insert(
+            text[*key_start..*eq].to_owned(),
+            Value::String(unescape_value(raw)),
+        );
     }
     extensions
 }

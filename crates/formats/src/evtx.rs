@@ -120,7 +120,11 @@ impl<R: Read + Seek> EvtxFile<R> {
                     .and_then(|record| record.into_json_value())
                     .map_err(Error::EvtxRecord)
                     .and_then(|serialized| {
-                        to_record(serialized.event_record_id, serialized.timestamp, serialized.data)
+                        to_record(
+                            serialized.event_record_id,
+                            serialized.timestamp,
+                            serialized.data,
+                        )
                     });
                 out.push(decoded);
             }
@@ -223,7 +227,9 @@ pub fn to_record(record_id: u64, header_time: Timestamp, rendered: Value) -> Res
     record.timestamp = attr(system.get("TimeCreated"), "SystemTime")
         .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
         .or(Some(header_time));
-    record.fields.insert("winlog".to_owned(), Value::Object(winlog));
+    record
+        .fields
+        .insert("winlog".to_owned(), Value::Object(winlog));
     Ok(record)
 }
 

@@ -22,9 +22,15 @@ pub fn parse(text: &str) -> Result<Map<String, Value>, &'static str> {
         return Err("header has fewer than 5 fields");
     }
     let mut leef = Map::new();
-    for (name, value) in ["version", "vendor", "product", "product_version", "event_id"]
-        .iter()
-        .zip(&parts)
+    for (name, value) in [
+        "version",
+        "vendor",
+        "product",
+        "product_version",
+        "event_id",
+    ]
+    .iter()
+    .zip(&parts)
     {
         leef.insert((*name).to_owned(), Value::String(value.trim().to_owned()));
     }

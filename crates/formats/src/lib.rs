@@ -26,6 +26,8 @@
 //! assert_eq!(record.parser, "line+kv");
 //! ```
 
+#![warn(missing_docs)]
+
 mod auth;
 mod body;
 pub mod cef;
@@ -85,10 +87,12 @@ pub(crate) fn add_parse_error(record: &mut Record, note: String) {
         Some(existing) => format!("{existing}; {note}"),
         None => note,
     };
-    record.fields.insert(PARSE_ERROR.to_owned(), Value::String(joined));
+    record
+        .fields
+        .insert(PARSE_ERROR.to_owned(), Value::String(joined));
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;

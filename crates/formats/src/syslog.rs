@@ -6,9 +6,9 @@
 //! handed to the body decoders (CEF, LEEF, sshd/sudo/su, JSON, key=value).
 
 use event::{Map, Record, Timestamp, Value};
+use jiff::SignedDuration;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use jiff::SignedDuration;
 
 use crate::{MAX_FIELDS, add_parse_error, body};
 
@@ -370,8 +370,7 @@ fn parse_bsd_timestamp(text: &str, received_at: Timestamp) -> Option<(Timestamp,
     }
     pos += 1;
     let mut year = None;
-    if b.len() >= pos + 5 && b[pos..pos + 4].iter().all(u8::is_ascii_digit) && b[pos + 4] == b' '
-    {
+    if b.len() >= pos + 5 && b[pos..pos + 4].iter().all(u8::is_ascii_digit) && b[pos + 4] == b' ' {
         year = Some(text[pos..pos + 4].parse::<i16>().ok()?);
         pos += 5;
     }
@@ -392,7 +391,9 @@ fn parse_bsd_timestamp(text: &str, received_at: Timestamp) -> Option<(Timestamp,
         None => {
             let this_year = received_at.to_zoned(TimeZone::UTC).year();
             // Tolerate senders whose clocks run up to a day ahead of ours.
-            let limit = received_at.checked_add(SignedDuration::from_hours(24)).ok()?;
+            let limit = received_at
+                .checked_add(SignedDuration::from_hours(24))
+                .ok()?;
             match at(this_year) {
                 Some(ts) if ts <= limit => ts,
                 _ => at(this_year - 1).or_else(|| at(this_year))?,

@@ -11,6 +11,8 @@
 //! - UDP cannot push back: when the pipeline is full, datagrams are dropped and counted
 //!   (`ingest_udp_dropped_events_total`). These are the only drops of well-formed input.
 //!
+//! Running the syslog source (binds in `build`, runs until the shutdown future completes):
+//!
 //! ```no_run
 //! # async fn example(intake: pipeline::Intake) -> Result<(), Box<dyn std::error::Error>> {
 //! use ingest::sources::syslog::SyslogConfig;
@@ -28,6 +30,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Serving the Elasticsearch-compatible API on its own listener (connect info gives
+//! batches their `peer`):
+//!
+//! ```no_run
+//! # async fn example(intake: pipeline::Intake) -> std::io::Result<()> {
+//! use std::{net::SocketAddr, sync::Arc};
+//! use ingest::auth::TokenCheck;
+//!
+//! let auth: Arc<dyn TokenCheck> = Arc::new(|token: &str| token == "s3cret");
+//! let app = ingest::sources::elasticsearch::router(intake, auth);
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:9200").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod auth;
 mod error;

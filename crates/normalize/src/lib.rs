@@ -25,6 +25,8 @@
 //! assert_eq!(event.get_str("host.name"), Some("bastion"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod convert;
 mod error;
 mod mapping;

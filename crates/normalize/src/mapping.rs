@@ -157,7 +157,12 @@ pub(crate) fn load(file: &str, text: &str, problems: &mut Vec<MappingError>) -> 
     for (idx, section) in config.sections.into_iter().enumerate() {
         let location = format!("sections[{idx}] \"{}\"", section.name);
         let when = build_condition(file, &location, section.when, problems);
-        let rules = build_rules(file, &format!("{location} fields"), section.fields, problems);
+        let rules = build_rules(
+            file,
+            &format!("{location} fields"),
+            section.fields,
+            problems,
+        );
         sections.push(Section { when, rules });
     }
     (problems.len() == n_problems).then_some(Mapping {

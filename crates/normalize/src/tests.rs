@@ -41,7 +41,9 @@ fn decode_file(input: &Path) -> Vec<Result<Record, String>> {
         let source = std::fs::read_to_string(input).unwrap();
         let path = repo_root().join(source.trim());
         let file = formats::evtx::EvtxFile::open(&path).unwrap();
-        return file.map(|record| record.map_err(|err| err.to_string())).collect();
+        return file
+            .map(|record| record.map_err(|err| err.to_string()))
+            .collect();
     }
     let bytes = std::fs::read(input).unwrap();
     bytes
@@ -173,7 +175,8 @@ fn evtx_events(path: &str) -> Vec<Event> {
 
 #[test]
 fn evtx_security_4624_normalizes_to_ecs() {
-    let events = evtx_events("evtx/attack-samples/Lateral Movement/LM_WMI_4624_4688_TargetHost.evtx");
+    let events =
+        evtx_events("evtx/attack-samples/Lateral Movement/LM_WMI_4624_4688_TargetHost.evtx");
     let logon = events
         .iter()
         .find(|e| {
@@ -186,8 +189,14 @@ fn evtx_security_4624_normalizes_to_ecs() {
     assert_eq!(logon.get_str("user.domain"), Some("EXAMPLE"));
     assert_eq!(logon.get_str("event.outcome"), Some("success"));
     assert_eq!(logon.get_str("winlog.logon.type"), Some("Network"));
-    assert_eq!(logon.get_str("host.name"), Some("WIN-77LTAPHIQ1R.example.corp"));
-    assert_eq!(logon.get_str("@timestamp"), Some("2019-03-18T22:15:49.5831024Z"));
+    assert_eq!(
+        logon.get_str("host.name"),
+        Some("WIN-77LTAPHIQ1R.example.corp")
+    );
+    assert_eq!(
+        logon.get_str("@timestamp"),
+        Some("2019-03-18T22:15:49.5831024Z")
+    );
     assert_eq!(logon.get_str("log.parser"), Some("evtx"));
     // A link-local address with a zone and `-` never reach source.ip as garbage.
     for event in &events {
@@ -209,7 +218,10 @@ fn evtx_security_4624_normalizes_to_ecs() {
     assert_eq!(process.get("process.pid"), Some(&Value::from(0xae8)));
     assert_eq!(process.get("process.parent.pid"), Some(&Value::from(0x248)));
     assert_eq!(process.get("process.command_line"), None);
-    assert_eq!(process.get("event.category"), Some(&serde_json::json!(["process"])));
+    assert_eq!(
+        process.get("event.category"),
+        Some(&serde_json::json!(["process"]))
+    );
 }
 
 /// A 4624 (logon type 9, pass-the-hash with mimikatz) that names the logon process.
@@ -241,7 +253,10 @@ fn evtx_sysmon_1_normalizes_to_ecs() {
         .find(|e| e.get_str("winlog.event_id") == Some("1"))
         .expect("a sysmon 1 process creation");
     let executable = create.get_str("process.executable").unwrap();
-    assert_eq!(create.get_str("process.name"), executable.rsplit('\\').next());
+    assert_eq!(
+        create.get_str("process.name"),
+        executable.rsplit('\\').next()
+    );
     assert!(create.get_str("process.command_line").is_some());
     assert!(create.get_str("process.parent.executable").is_some());
     assert!(create.get("process.pid").unwrap().is_i64());
@@ -280,7 +295,11 @@ fn loghub_openssh_lines_parse() {
         }
     }
     assert_eq!(n_sshd + n_other, 2000);
-    assert_eq!(unparsed, Vec::<String>::new(), "sshd lines left to syslog only");
+    assert_eq!(
+        unparsed,
+        Vec::<String>::new(),
+        "sshd lines left to syslog only"
+    );
     // Lines without an address: `check pass`, `input_userauth_request`, `Disconnecting: Too
     // many …`, `fatal: …`, `PAM service(sshd) ignoring max retries`, and sessions: 135 + 113 +
     // 3 + 1 + 7 + 2 + 2, so at least 1,730 lines carry a source IP.
@@ -308,7 +327,10 @@ fn loghub_linux_lines_parse() {
     assert_eq!(n_raw, 0);
     // Every `sshd(pam_unix)`/`su(pam_unix)` line is one of the PAM messages we decode;
     // `login(pam_unix)`, `ftpd`, `kernel` etc. keep only their syslog header.
-    let n_login_pam = text.lines().filter(|l| l.contains("login(pam_unix)[")).count();
+    let n_login_pam = text
+        .lines()
+        .filter(|l| l.contains("login(pam_unix)["))
+        .count();
     let n_other_pam = text
         .lines()
         .filter(|l| l.contains("(pam_unix)[") && !l.contains("sshd(") && !l.contains(" su("))
@@ -329,14 +351,24 @@ fn ecs_document_passes_through() {
     assert_eq!(event.get_str("@timestamp"), Some("2023-05-05T05:05:05Z"));
     assert_eq!(event.get_str("user.name"), Some("kept"));
     assert_eq!(event.get_str("source.ip"), Some("10.0.0.1"));
-    assert_eq!(event.get_str("event.outcome"), Some("success"), "winlog mappings apply");
+    assert_eq!(
+        event.get_str("event.outcome"),
+        Some("success"),
+        "winlog mappings apply"
+    );
     assert_eq!(event.get_str("input.type"), Some("es-bulk"));
-    assert_eq!(event.get_str("event.ingested"), Some("2024-01-15T00:00:00Z"));
+    assert_eq!(
+        event.get_str("event.ingested"),
+        Some("2024-01-15T00:00:00Z")
+    );
 }
 
 #[test]
 fn invalid_ip_stays_in_source_field() {
-    let record = formats::decode_line("CEF:0|V|P|1|s|n|3|src=not-an-ip spt=x dst=10.0.0.2", received_at());
+    let record = formats::decode_line(
+        "CEF:0|V|P|1|s|n|3|src=not-an-ip spt=x dst=10.0.0.2",
+        received_at(),
+    );
     let event = Normalizer::builtin().normalize(record, &context("import"));
     assert_eq!(event.get("source.ip"), None);
     assert_eq!(event.get("source.port"), None);
@@ -360,8 +392,8 @@ sections:
     when: { x.kind: { nested: map } }
     fields: []
 "#;
-    let err = Normalizer::from_sources([("bad.yaml", bad), ("syntax.yaml", "version: [")])
-        .unwrap_err();
+    let err =
+        Normalizer::from_sources([("bad.yaml", bad), ("syntax.yaml", "version: [")]).unwrap_err();
     let kinds: Vec<&str> = err
         .problems
         .iter()
@@ -378,7 +410,15 @@ sections:
         .collect();
     assert_eq!(
         kinds,
-        ["version", "ip", "source", "type", "path", "condition", "syntax"],
+        [
+            "version",
+            "ip",
+            "source",
+            "type",
+            "path",
+            "condition",
+            "syntax"
+        ],
         "{err}"
     );
     let unknown_key = "version: 1\nname: u\napplies_to: x\nfeilds: []\n";
@@ -401,7 +441,57 @@ fn from_dir_overrides_builtin_by_name() {
     let event = normalizer.normalize(record, &context("import"));
     assert_eq!(event.get_str("observer.type"), Some("ids"));
     assert_eq!(event.get_str("source.ip"), Some("10.0.0.1"));
-    assert_eq!(event.get("destination.ip"), None, "the builtin cef mapping was replaced");
+    assert_eq!(
+        event.get("destination.ip"),
+        None,
+        "the builtin cef mapping was replaced"
+    );
     assert!(Normalizer::from_dir("/nonexistent/mappings").is_err());
 }
 
+/// One normalizer is shared by all pipeline workers.
+#[test]
+fn normalizer_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Normalizer>();
+}
+
+/// The whole EVTX attack-sample corpus (277 files, 8,255 records per its README) decodes and
+/// normalizes without a panic. A corpus test: runs with `SLOW_TESTS=1`.
+#[test]
+fn evtx_corpus_normalizes() {
+    if std::env::var_os("SLOW_TESTS").is_none() {
+        return;
+    }
+    let normalizer = Normalizer::builtin();
+    let (mut n_files, mut n_read, mut n_failed, mut n_mapped) = (0, 0, 0, 0);
+    let mut dirs = vec![shared("evtx/attack-samples")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("evtx") {
+                continue;
+            }
+            n_files += 1;
+            let mut file = formats::evtx::EvtxFile::open(&path).unwrap();
+            for record in file.by_ref().flatten() {
+                let event = normalizer.normalize(record, &context("import"));
+                assert!(event.get_str("winlog.event_id").is_some());
+                assert!(event.timestamp().is_some());
+                if event.get("event.category").is_some() {
+                    n_mapped += 1;
+                }
+            }
+            n_read += file.records_read();
+            n_failed += file.records_failed();
+        }
+    }
+    eprintln!("{n_files} files, {n_read} records, {n_failed} failed, {n_mapped} categorized");
+    assert_eq!(n_files, 277);
+    assert!(n_read >= 8_255, "{n_read}");
+    assert_eq!(n_failed, 0);
+}

@@ -48,6 +48,9 @@ pub async fn run(
         .install_recorder()
         .map_err(|err| tracing::warn!(error = %err, "metrics recorder not installed"))
         .ok();
+    if metrics.is_some() {
+        ingest::metrics::describe();
+    }
 
     let store_config = config.store_config();
     let store: Arc<dyn store::EventStore> = Arc::new(
@@ -96,7 +99,10 @@ pub async fn run(
             .into_future(),
     );
     let es_task = tokio::spawn(
-        axum::serve(es_listener, es_router)
+        axum::serve(
+            es_listener,
+            es_router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(stopped(stop_rx.clone()))
             .into_future(),
     );

@@ -7,6 +7,8 @@ use axum::{
 };
 use serde_json::{Value, json};
 
+use super::bulk::ItemError;
+
 /// The Elasticsearch version we answer as. 8.x is what every supported shipper and both
 /// client generations (v8 in compatibility mode, v9) accept.
 pub(crate) const VERSION: &str = "8.17.0";
@@ -29,19 +31,50 @@ pub(crate) fn acknowledged() -> Response {
     ok(json!({ "acknowledged": true }))
 }
 
+/// An error answer in Elasticsearch's request-level shape; small to move around until it
+/// is sent.
+#[derive(Debug)]
+pub(crate) struct EsError {
+    status: StatusCode,
+    body: Box<Value>,
+}
+
+impl EsError {
+    pub(crate) fn new(status: StatusCode, error_type: &str, reason: &str) -> EsError {
+        EsError {
+            status,
+            body: Box::new(json!({
+                "error": {
+                    "root_cause": [{ "type": error_type, "reason": reason }],
+                    "type": error_type,
+                    "reason": reason,
+                },
+                "status": status.as_u16(),
+            })),
+        }
+    }
+
+    /// A per-item error raised to request level (single-document endpoints).
+    pub(crate) fn item(error: &ItemError) -> EsError {
+        let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut body = error.to_json();
+        body["root_cause"] = json!([{ "type": error.error_type, "reason": error.reason }]);
+        EsError {
+            status,
+            body: Box::new(json!({ "error": body, "status": status.as_u16() })),
+        }
+    }
+}
+
+impl IntoResponse for EsError {
+    fn into_response(self) -> Response {
+        json_response(self.status, *self.body)
+    }
+}
+
 /// An error in Elasticsearch's request-level shape.
 pub(crate) fn es_error(status: StatusCode, error_type: &str, reason: &str) -> Response {
-    json_response(
-        status,
-        json!({
-            "error": {
-                "root_cause": [{ "type": error_type, "reason": reason }],
-                "type": error_type,
-                "reason": reason,
-            },
-            "status": status.as_u16(),
-        }),
-    )
+    EsError::new(status, error_type, reason).into_response()
 }
 
 /// 401 with the challenges Elasticsearch sends, so clients know which schemes work.

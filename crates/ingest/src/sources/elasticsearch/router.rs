@@ -12,21 +12,19 @@ use axum::{
         request::Parts,
     },
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::{get, post, put},
 };
 use bytes::BytesMut;
 use pipeline::{Ack, Batch, Intake, Payload, SubmitError};
 use serde_json::{Value, json};
-use tracing::{debug, error, warn};
+use tracing::{debug, error};
 
 use super::{
     INPUT_ES_BULK,
-    bulk::{
-        self, BulkContext, GunzipError, IdGenerator, ItemError, Outcome, ParsedBulk, RequestError,
-    },
+    bulk::{self, BulkContext, GunzipError, IdGenerator, Outcome, ParsedBulk, RequestError},
     config::{ElasticsearchApi, Limits},
-    responses::{self, acknowledged, es_error, ok},
+    responses::{self, EsError, acknowledged, es_error, ok},
 };
 use crate::{
     auth::{TokenCheck, token_from_headers},
@@ -159,22 +157,22 @@ async fn handle_bulk(state: Shared, default_index: Option<String>, request: Requ
     if let Some(index) = &default_index
         && let Err(error) = bulk::validate_index(index)
     {
-        return item_error_response(&error);
+        return EsError::item(&error).into_response();
     }
     let (parts, body) = request.into_parts();
     let peer = peer(&parts);
     let raw = match read_body(&state.limits, &parts.headers, body).await {
         Ok(raw) => raw,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let gzip = match content_encoding(&parts.headers) {
         Ok(gzip) => gzip,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     // A small gzip body can still inflate to the decompression limit.
     let n_raw_bytes = if gzip { usize::MAX } else { raw.len() };
     let parse_state = state.clone();
-    let parse = move || -> Result<ParsedBulk, Response> {
+    let parse = move || -> Result<ParsedBulk, EsError> {
         let body = decompress(&parse_state.limits, gzip, raw)?;
         let cx = BulkContext {
             default_index: default_index.as_deref(),
@@ -185,7 +183,7 @@ async fn handle_bulk(state: Shared, default_index: Option<String>, request: Requ
     };
     let parsed = match run_parse(n_raw_bytes, parse).await {
         Ok(parsed) => parsed,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
 
     let n_docs = parsed.payloads.len();
@@ -207,7 +205,7 @@ async fn handle_bulk(state: Shared, default_index: Option<String>, request: Requ
     } else {
         match submit(&state.intake, peer, parsed.payloads).await {
             Ok(ack) => ack.last_seq.saturating_sub(n_docs as u64 - 1),
-            Err(response) => return response,
+            Err(error) => return error.into_response(),
         }
     };
     let items: Vec<Value> = parsed
@@ -259,34 +257,34 @@ async fn doc_with_id(
 /// `_doc` and `_create`: one document, answered like a bulk item but at request level.
 async fn handle_single(state: Shared, index: String, id: String, request: Request) -> Response {
     if let Err(error) = bulk::validate_index(&index) {
-        return item_error_response(&error);
+        return EsError::item(&error).into_response();
     }
     let (parts, body) = request.into_parts();
     let peer = peer(&parts);
     let raw = match read_body(&state.limits, &parts.headers, body).await {
         Ok(raw) => raw,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let gzip = match content_encoding(&parts.headers) {
         Ok(gzip) => gzip,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let n_raw_bytes = if gzip { usize::MAX } else { raw.len() };
     let parse_state = state.clone();
     let parse_index = index.clone();
-    let parse = move || -> Result<(Payload, usize), Response> {
+    let parse = move || -> Result<(Payload, usize), EsError> {
         let body = decompress(&parse_state.limits, gzip, raw)?;
         let line = body.trim_ascii();
         let payload = bulk::parse_document(line, &parse_index, parse_state.limits.max_json_depth)
             .map_err(|error| {
             metrics::dropped(INPUT_ES_BULK, DropReason::Invalid, 1);
-            item_error_response(&error)
+            EsError::item(&error)
         })?;
         Ok((payload, line.len()))
     };
     let (payload, n_bytes) = match run_parse(n_raw_bytes, parse).await {
         Ok(parsed) => parsed,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     metrics::received(INPUT_ES_BULK, 1, n_bytes);
     match submit(&state.intake, peer, vec![payload]).await {
@@ -294,7 +292,7 @@ async fn handle_single(state: Shared, index: String, id: String, request: Reques
             StatusCode::CREATED,
             responses::written(&index, &id, ack.last_seq),
         ),
-        Err(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 
@@ -304,7 +302,7 @@ async fn submit(
     intake: &Intake,
     peer: Option<SocketAddr>,
     items: Vec<Payload>,
-) -> Result<Ack, Response> {
+) -> Result<Ack, EsError> {
     let n_events = items.len();
     let batch = Batch {
         input_type: INPUT_ES_BULK,
@@ -319,7 +317,7 @@ async fn submit(
         Err(SubmitError::Overloaded) => {
             metrics::request_rejected(INPUT_ES_BULK, "overloaded");
             debug!(n_events, "pipeline full, answering 429");
-            Err(es_error(
+            Err(EsError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "es_rejected_execution_exception",
                 "rejected execution: the ingest pipeline is full, retry later",
@@ -327,7 +325,7 @@ async fn submit(
         }
         Err(SubmitError::ShuttingDown) => {
             metrics::request_rejected(INPUT_ES_BULK, "unavailable");
-            Err(es_error(
+            Err(EsError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "node_closed_exception",
                 "node is shutting down, retry later",
@@ -337,7 +335,7 @@ async fn submit(
             metrics::request_rejected(INPUT_ES_BULK, "unavailable");
             metrics::error(INPUT_ES_BULK, "submit");
             error!(n_events, error = %error, "pipeline failed to write bulk request");
-            Err(es_error(
+            Err(EsError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable_shards_exception",
                 "events could not be stored, retry later",
@@ -348,10 +346,10 @@ async fn submit(
 
 /// Runs CPU-bound parsing of a body of `n_bytes` inline when it is small, on the blocking
 /// pool when it is large.
-async fn run_parse<T, F>(n_bytes: usize, parse: F) -> Result<T, Response>
+async fn run_parse<T, F>(n_bytes: usize, parse: F) -> Result<T, EsError>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T, Response> + Send + 'static,
+    F: FnOnce() -> Result<T, EsError> + Send + 'static,
 {
     if n_bytes <= INLINE_PARSE_MAX_BYTES {
         return parse();
@@ -360,7 +358,7 @@ where
         Ok(result) => result,
         Err(error) => {
             error!(error = %error, "bulk parsing task failed");
-            Err(es_error(
+            Err(EsError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "exception",
                 "internal error while parsing the request",
@@ -377,11 +375,7 @@ fn peer(parts: &Parts) -> Option<SocketAddr> {
 }
 
 /// Collects the body, refusing (413) to hold more than `max_body_bytes`.
-async fn read_body(
-    limits: &Limits,
-    headers: &HeaderMap,
-    mut body: Body,
-) -> Result<Bytes, Response> {
+async fn read_body(limits: &Limits, headers: &HeaderMap, mut body: Body) -> Result<Bytes, EsError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -393,7 +387,7 @@ async fn read_body(
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let frame = frame.map_err(|error| {
             debug!(error = %error, "failed to read request body");
-            es_error(
+            EsError::new(
                 StatusCode::BAD_REQUEST,
                 "parse_exception",
                 "failed to read the request body",
@@ -409,9 +403,9 @@ async fn read_body(
     Ok(collected.freeze())
 }
 
-fn too_large(max_bytes: usize) -> Response {
+fn too_large(max_bytes: usize) -> EsError {
     metrics::request_rejected(INPUT_ES_BULK, "too_large");
-    es_error(
+    EsError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "content_too_long_exception",
         &format!("request body is larger than the limit of [{max_bytes}] bytes"),
@@ -419,7 +413,7 @@ fn too_large(max_bytes: usize) -> Response {
 }
 
 /// Whether the body is gzip (`Content-Encoding: gzip`); other encodings are refused.
-fn content_encoding(headers: &HeaderMap) -> Result<bool, Response> {
+fn content_encoding(headers: &HeaderMap) -> Result<bool, EsError> {
     let Some(value) = headers.get(CONTENT_ENCODING) else {
         return Ok(false);
     };
@@ -430,7 +424,7 @@ fn content_encoding(headers: &HeaderMap) -> Result<bool, Response> {
         Ok(false)
     } else {
         metrics::request_rejected(INPUT_ES_BULK, "bad_request");
-        Err(es_error(
+        Err(EsError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "illegal_argument_exception",
             &format!("unsupported Content-Encoding [{value}], only gzip is supported"),
@@ -438,7 +432,7 @@ fn content_encoding(headers: &HeaderMap) -> Result<bool, Response> {
     }
 }
 
-fn decompress(limits: &Limits, gzip: bool, raw: Bytes) -> Result<Bytes, Response> {
+fn decompress(limits: &Limits, gzip: bool, raw: Bytes) -> Result<Bytes, EsError> {
     if !gzip {
         return Ok(raw);
     }
@@ -447,8 +441,8 @@ fn decompress(limits: &Limits, gzip: bool, raw: Bytes) -> Result<Bytes, Response
         Err(GunzipError::TooLarge) => Err(too_large(limits.max_decompressed_bytes)),
         Err(GunzipError::Corrupt(reason)) => {
             metrics::request_rejected(INPUT_ES_BULK, "bad_request");
-            warn!(error = %reason, "refused corrupt gzip body");
-            Err(es_error(
+            debug!(error = %reason, "refused corrupt gzip body");
+            Err(EsError::new(
                 StatusCode::BAD_REQUEST,
                 "parse_exception",
                 "failed to decompress the gzip request body",
@@ -457,17 +451,9 @@ fn decompress(limits: &Limits, gzip: bool, raw: Bytes) -> Result<Bytes, Response
     }
 }
 
-fn request_error_response(error: &RequestError) -> Response {
+fn request_error_response(error: &RequestError) -> EsError {
     metrics::request_rejected(INPUT_ES_BULK, "bad_request");
-    es_error(StatusCode::BAD_REQUEST, error.error_type, &error.reason)
-}
-
-/// A per-item error raised to request level (single-document endpoints).
-fn item_error_response(error: &ItemError) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut body = error.to_json();
-    body["root_cause"] = json!([{ "type": error.error_type, "reason": error.reason }]);
-    responses::json_response(status, json!({ "error": body, "status": status.as_u16() }))
+    EsError::new(StatusCode::BAD_REQUEST, error.error_type, &error.reason)
 }
 
 async fn ack() -> Response {

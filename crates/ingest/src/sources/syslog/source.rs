@@ -13,7 +13,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument as _, debug, error, info, instrument, warn};
 
 use super::{
     INPUT_TCP, INPUT_TLS, INPUT_UDP,
@@ -112,6 +112,7 @@ impl SyslogSource {
     /// they already framed, then the sockets close; connections whose last batch is not
     /// acknowledged within 10 seconds are aborted. Returns once everything is closed.
     /// Errors only if the bound sockets cannot be registered with the runtime.
+    #[instrument(name = "syslog_source", skip_all, fields(tcp = %self.tcp_addr))]
     pub async fn run(
         self,
         intake: Intake,
@@ -147,33 +148,42 @@ impl SyslogSource {
         let connection_slots = Arc::new(Semaphore::new(self.settings.max_connections));
         let settings = Arc::new(self.settings);
         let mut tasks = JoinSet::new();
-        tasks.spawn(receive_udp(
-            udp,
-            intake.clone(),
-            settings.max_frame_bytes,
-            stop_rx.clone(),
-        ));
-        tasks.spawn(accept_loop(
-            tcp,
-            None,
-            Listener {
-                intake: intake.clone(),
-                settings: settings.clone(),
-                connection_slots: connection_slots.clone(),
-                stop: stop_rx.clone(),
-            },
-        ));
-        if let Some((listener, acceptor)) = tls {
-            tasks.spawn(accept_loop(
-                listener,
-                Some(acceptor),
+        tasks.spawn(
+            receive_udp(
+                udp,
+                intake.clone(),
+                settings.max_frame_bytes,
+                stop_rx.clone(),
+            )
+            .in_current_span(),
+        );
+        tasks.spawn(
+            accept_loop(
+                tcp,
+                None,
                 Listener {
-                    intake,
-                    settings,
-                    connection_slots,
-                    stop: stop_rx,
+                    intake: intake.clone(),
+                    settings: settings.clone(),
+                    connection_slots: connection_slots.clone(),
+                    stop: stop_rx.clone(),
                 },
-            ));
+            )
+            .in_current_span(),
+        );
+        if let Some((listener, acceptor)) = tls {
+            tasks.spawn(
+                accept_loop(
+                    listener,
+                    Some(acceptor),
+                    Listener {
+                        intake,
+                        settings,
+                        connection_slots,
+                        stop: stop_rx,
+                    },
+                )
+                .in_current_span(),
+            );
         }
 
         let mut shutdown = pin!(shutdown);
@@ -342,7 +352,7 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Li
                     stop: shared.stop.clone(),
                     _slot: slot,
                 };
-                connections.spawn(serve_connection(stream, tls.clone(), connection));
+                connections.spawn(serve_connection(stream, tls.clone(), connection).in_current_span());
             }
         }
     }
