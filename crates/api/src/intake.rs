@@ -62,14 +62,22 @@ async fn submit(
     if let Some(first) = chunks.next() {
         let ack = state
             .intake
-            .try_submit(Batch { input_type, peer: None, items: first })
+            .try_submit(Batch {
+                input_type,
+                peer: None,
+                items: first,
+            })
             .await?;
         accepted += ack.n_events;
     }
     for chunk in chunks {
         let ack = state
             .intake
-            .submit(Batch { input_type, peer: None, items: chunk })
+            .submit(Batch {
+                input_type,
+                peer: None,
+                items: chunk,
+            })
             .await?;
         accepted += ack.n_events;
     }
@@ -79,7 +87,9 @@ async fn submit(
         .take(MAX_LISTED_ERRORS)
         .map(|error| json!({"line": error.line, "error": error.message}))
         .collect();
-    Ok(Json(json!({"accepted": accepted, "rejected": n_errors, "errors": listed})))
+    Ok(Json(
+        json!({"accepted": accepted, "rejected": n_errors, "errors": listed}),
+    ))
 }
 
 struct LineError {
@@ -127,7 +137,10 @@ fn parse_documents(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
                     }
                 }
             }
-            Err(err) => errors.push(LineError { line: err.line(), message: format!("invalid JSON array: {err}") }),
+            Err(err) => errors.push(LineError {
+                line: err.line(),
+                message: format!("invalid JSON array: {err}"),
+            }),
         }
         return (payloads, errors);
     }
@@ -141,7 +154,10 @@ fn parse_documents(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
                 doc,
                 original: Some(String::from_utf8_lossy(line).into_owned()),
             }),
-            Err(err) => errors.push(LineError { line: idx + 1, message: format!("invalid JSON object: {err}") }),
+            Err(err) => errors.push(LineError {
+                line: idx + 1,
+                message: format!("invalid JSON object: {err}"),
+            }),
         }
     }
     (payloads, errors)
@@ -157,7 +173,10 @@ fn parse_records(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
         }
         match serde_json::from_slice::<Record>(line) {
             Ok(record) => payloads.push(Payload::Record(record)),
-            Err(err) => errors.push(LineError { line: idx + 1, message: format!("invalid record: {err}") }),
+            Err(err) => errors.push(LineError {
+                line: idx + 1,
+                message: format!("invalid record: {err}"),
+            }),
         }
     }
     (payloads, errors)

@@ -39,7 +39,10 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/api/v1/ingest", post(intake::ingest_json))
         .route("/api/v1/ingest/records", post(intake::ingest_records))
-        .route("/api/v1/search", get(search::search_get).post(search::search_post))
+        .route(
+            "/api/v1/search",
+            get(search::search_get).post(search::search_post),
+        )
         .route("/api/v1/store/refresh", post(search::refresh))
         .route("/api/v1/stats", get(search::stats))
         .route("/metrics", get(metrics))
@@ -81,23 +84,66 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
 async fn metrics(State(state): State<AppState>) -> Response {
     let stats = {
         let store = Arc::clone(&state.store);
-        tokio::task::spawn_blocking(move || store.stats()).await.unwrap_or_default()
+        tokio::task::spawn_blocking(move || store.stats())
+            .await
+            .unwrap_or_default()
     };
-    let mut body = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
+    let mut body = state
+        .metrics
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
     for (name, help, value) in [
-        ("store_events_appended_total", "Events written to the WAL since start.", stats.appended_events),
-        ("store_events_indexed_total", "Events indexed since start.", stats.indexed_events),
-        ("store_index_lag_events", "Events written but not yet searchable.", stats.index_lag_events),
-        ("store_wal_bytes", "Bytes in write-ahead log files.", stats.wal_bytes),
-        ("store_index_bytes", "Bytes in index partitions.", stats.index_bytes),
-        ("store_partitions", "Day partitions kept.", stats.partitions as u64),
-        ("store_index_errors_total", "Events that could not be indexed.", stats.index_errors),
+        (
+            "store_events_appended_total",
+            "Events written to the WAL since start.",
+            stats.appended_events,
+        ),
+        (
+            "store_events_indexed_total",
+            "Events indexed since start.",
+            stats.indexed_events,
+        ),
+        (
+            "store_index_lag_events",
+            "Events written but not yet searchable.",
+            stats.index_lag_events,
+        ),
+        (
+            "store_wal_bytes",
+            "Bytes in write-ahead log files.",
+            stats.wal_bytes,
+        ),
+        (
+            "store_index_bytes",
+            "Bytes in index partitions.",
+            stats.index_bytes,
+        ),
+        (
+            "store_partitions",
+            "Day partitions kept.",
+            stats.partitions as u64,
+        ),
+        (
+            "store_index_errors_total",
+            "Events that could not be indexed.",
+            stats.index_errors,
+        ),
     ] {
-        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
-        body.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        body.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         body,
     )
         .into_response()

@@ -58,11 +58,14 @@ async fn run(state: AppState, params: SearchParams) -> Result<Json<SearchRespons
 }
 
 fn parse_time(text: &str) -> Result<jiff::Timestamp, ApiError> {
-    text.parse::<jiff::Timestamp>()
-        .map_err(|err| ApiError::BadRequest(format!("invalid time `{text}` (RFC 3339 expected): {err}")))
+    text.parse::<jiff::Timestamp>().map_err(|err| {
+        ApiError::BadRequest(format!("invalid time `{text}` (RFC 3339 expected): {err}"))
+    })
 }
 
-pub(crate) async fn refresh(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn refresh(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let store = Arc::clone(&state.store);
     tokio::task::spawn_blocking(move || store.refresh())
         .await
@@ -72,5 +75,9 @@ pub(crate) async fn refresh(State(state): State<AppState>) -> Result<Json<serde_
 
 pub(crate) async fn stats(State(state): State<AppState>) -> Json<store::StoreStats> {
     let store = Arc::clone(&state.store);
-    Json(tokio::task::spawn_blocking(move || store.stats()).await.unwrap_or_default())
+    Json(
+        tokio::task::spawn_blocking(move || store.stats())
+            .await
+            .unwrap_or_default(),
+    )
 }

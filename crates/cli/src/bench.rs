@@ -30,17 +30,21 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let data_dir = args.dir.clone().unwrap_or_else(|| temp.path().join("data"));
-    let mut config = server::ServerConfig::default();
-    config.data_dir = data_dir.clone();
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.http_listen = any;
-    config.es_listen = any;
+    let mut config = server::ServerConfig {
+        data_dir: data_dir.clone(),
+        http_listen: any,
+        es_listen: any,
+        ..Default::default()
+    };
     config.syslog.listen = any;
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_thread = std::thread::spawn(move || -> anyhow::Result<()> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(server::run(
             config,
             async {
@@ -51,7 +55,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             },
         ))
     });
-    let addrs = ready_rx.recv_timeout(Duration::from_secs(60)).context("server did not start")?;
+    let addrs = ready_rx
+        .recv_timeout(Duration::from_secs(60))
+        .context("server did not start")?;
     let client = Client::new(&ServerArgs {
         server: format!("http://{}", addrs.http),
         token: None,
@@ -59,7 +65,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     })?;
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_kib("VmRSS");
-    println!("machine: {} cores; idle RSS after start: {:.1} MiB", num_cpus(), idle_rss as f64 / 1024.0);
+    println!(
+        "machine: {} cores; idle RSS after start: {:.1} MiB",
+        num_cpus(),
+        idle_rss as f64 / 1024.0
+    );
 
     let day_start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
     let n = args.events;
@@ -88,7 +98,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
     for handle in handles {
-        raw_bytes += handle.join().map_err(|_| anyhow::anyhow!("sender panicked"))??;
+        raw_bytes += handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("sender panicked"))??;
     }
     wait_indexed(&client, n)?;
     report("syslog tcp → searchable", n, raw_bytes, started.elapsed());
@@ -128,7 +140,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                                 .send(&body[..]);
                             match response {
                                 Ok(_) => break,
-                                Err(ureq::Error::StatusCode(429)) => std::thread::sleep(Duration::from_millis(50)),
+                                Err(ureq::Error::StatusCode(429)) => {
+                                    std::thread::sleep(Duration::from_millis(50))
+                                }
                                 Err(error) => return Err(error.into()),
                             }
                         }
@@ -141,16 +155,33 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
     for handle in handles {
-        bulk_bytes += handle.join().map_err(|_| anyhow::anyhow!("sender panicked"))??;
+        bulk_bytes += handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("sender panicked"))??;
     }
     wait_indexed(&client, 2 * n)?;
     report("es _bulk → searchable", n, bulk_bytes, started.elapsed());
 
     // Queries.
     let needle = format!("user.name:user-{}", n / 2 + 7);
-    let needle_ms = time_queries(&client, &format!("/api/v1/search?q={}&limit=10", crate::search::encode(&needle)), 30)?;
-    println!("needle search `{needle}` over {} events: {}", 2 * n, percentiles(&needle_ms));
-    let text_ms = time_queries(&client, "/api/v1/search?q=%22session%20opened%22%20AND%20host.name%3Aweb-07&limit=10", 10)?;
+    let needle_ms = time_queries(
+        &client,
+        &format!(
+            "/api/v1/search?q={}&limit=10",
+            crate::search::encode(&needle)
+        ),
+        30,
+    )?;
+    println!(
+        "needle search `{needle}` over {} events: {}",
+        2 * n,
+        percentiles(&needle_ms)
+    );
+    let text_ms = time_queries(
+        &client,
+        "/api/v1/search?q=%22session%20opened%22%20AND%20host.name%3Aweb-07&limit=10",
+        10,
+    )?;
     println!("full-text + field search: {}", percentiles(&text_ms));
     let from = crate::search::encode(&day_start.to_string());
     let mut histogram_ms = Vec::new();
@@ -160,13 +191,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "q": "*", "from": day_start.to_string(), "limit": 0,
             "aggregations": [{"type": "date_histogram", "name": "per_hour", "interval_secs": 3600}]
         });
-        let response = client.post("/api/v1/search", "application/json", body.to_string().as_bytes())?;
+        let response = client.post(
+            "/api/v1/search",
+            "application/json",
+            body.to_string().as_bytes(),
+        )?;
         histogram_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         if response["total"].as_u64().unwrap_or(0) == 0 {
             bail!("histogram matched nothing (from {from})");
         }
     }
-    println!("24 h date histogram (1 h buckets) over {} events: {}", 2 * n, percentiles(&histogram_ms));
+    println!(
+        "24 h date histogram (1 h buckets) over {} events: {}",
+        2 * n,
+        percentiles(&histogram_ms)
+    );
 
     let store_bytes = dir_bytes(&data_dir.join("store"));
     let total_raw = raw_bytes + bulk_bytes;
@@ -178,7 +217,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     println!("peak RSS: {:.1} MiB", rss_kib("VmHWM") as f64 / 1024.0);
     let _ = stop_tx.send(());
-    server_thread.join().map_err(|_| anyhow::anyhow!("server panicked"))??;
+    server_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("server panicked"))??;
     Ok(())
 }
 
@@ -186,12 +227,31 @@ fn syslog_line(idx: u64, n: u64, day_start: jiff::Timestamp) -> String {
     let ts = spread(idx, n, day_start);
     let host = format!("web-{:02}", idx % 50);
     let user = format!("user-{idx}");
-    let ip = format!("10.{}.{}.{}", (idx >> 16) & 255, (idx >> 8) & 255, idx & 255);
+    let ip = format!(
+        "10.{}.{}.{}",
+        (idx >> 16) & 255,
+        (idx >> 8) & 255,
+        idx & 255
+    );
     match idx % 4 {
-        0 => format!("<38>1 {ts} {host} sshd {pid} - - Accepted password for {user} from {ip} port {port} ssh2\n", pid = 1000 + idx % 30000, port = 1024 + idx % 60000),
-        1 => format!("<38>1 {ts} {host} sshd {pid} - - Failed password for invalid user {user} from {ip} port {port} ssh2\n", pid = 1000 + idx % 30000, port = 1024 + idx % 60000),
-        2 => format!("<86>1 {ts} {host} sudo - - - {user} : TTY=pts/{tty} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx\n", tty = idx % 8),
-        _ => format!("<86>1 {ts} {host} su - - - pam_unix(su:session): session opened for user root by {user}(uid={uid})\n", uid = 1000 + idx % 5000),
+        0 => format!(
+            "<38>1 {ts} {host} sshd {pid} - - Accepted password for {user} from {ip} port {port} ssh2\n",
+            pid = 1000 + idx % 30000,
+            port = 1024 + idx % 60000
+        ),
+        1 => format!(
+            "<38>1 {ts} {host} sshd {pid} - - Failed password for invalid user {user} from {ip} port {port} ssh2\n",
+            pid = 1000 + idx % 30000,
+            port = 1024 + idx % 60000
+        ),
+        2 => format!(
+            "<86>1 {ts} {host} sudo - - - {user} : TTY=pts/{tty} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx\n",
+            tty = idx % 8
+        ),
+        _ => format!(
+            "<86>1 {ts} {host} su - - - pam_unix(su:session): session opened for user root by {user}(uid={uid})\n",
+            uid = 1000 + idx % 5000
+        ),
     }
 }
 
@@ -219,9 +279,13 @@ fn wait_indexed(client: &Client, n: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(3600);
     loop {
         let stats = client.get_json("/api/v1/stats")?;
-        if stats["indexed_events"].as_u64().unwrap_or(0) >= n && stats["index_lag_events"].as_u64() == Some(0) {
+        if stats["indexed_events"].as_u64().unwrap_or(0) >= n
+            && stats["index_lag_events"].as_u64() == Some(0)
+        {
             client.post("/api/v1/store/refresh", "application/json", b"")?;
-            let total = client.get_json("/api/v1/search?q=*&limit=0")?["total"].as_u64().unwrap_or(0);
+            let total = client.get_json("/api/v1/search?q=*&limit=0")?["total"]
+                .as_u64()
+                .unwrap_or(0);
             if total >= n {
                 return Ok(());
             }
@@ -257,7 +321,12 @@ fn percentiles(samples: &[f64]) -> String {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    format!("p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms", at(0.5), at(0.95), at(1.0))
+    format!(
+        "p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    )
 }
 
 fn rss_kib(key: &str) -> u64 {
@@ -274,7 +343,9 @@ fn rss_kib(key: &str) -> u64 {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

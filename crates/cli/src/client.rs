@@ -65,7 +65,12 @@ impl Client {
         read_json(response)
     }
 
-    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<serde_json::Value> {
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<serde_json::Value> {
         let response = self
             .agent
             .post(format!("{}{}", self.base, path))
@@ -86,7 +91,9 @@ fn read_json(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<s
         .read_json()
         .context("reading the server's answer")?;
     if !status.is_success() {
-        let message = body["error"]["message"].as_str().unwrap_or("request failed");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("request failed");
         bail!("server answered {status}: {message}");
     }
     Ok(body)
@@ -95,7 +102,10 @@ fn read_json(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<s
 pub fn read_token(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join(server::ADMIN_TOKEN_FILE);
     let token = std::fs::read_to_string(&path).with_context(|| {
-        format!("reading the API token from {} (use --token or --data-dir)", path.display())
+        format!(
+            "reading the API token from {} (use --token or --data-dir)",
+            path.display()
+        )
     })?;
     Ok(token.trim().to_owned())
 }

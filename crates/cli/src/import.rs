@@ -88,23 +88,42 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         let store_dir = args.server.data_dir.join("store");
         eprintln!("importing directly into {}", store_dir.display());
-        let store = store::EmbeddedStore::open(store::StoreConfig::new(store_dir))
-            .context("opening the store (is a server running on this data dir? then omit --direct)")?;
-        Sink::Direct { store, normalizer: Arc::new(normalize::Normalizer::builtin()) }
+        let store = store::EmbeddedStore::open(store::StoreConfig::new(store_dir)).context(
+            "opening the store (is a server running on this data dir? then omit --direct)",
+        )?;
+        Sink::Direct {
+            store,
+            normalizer: Arc::new(normalize::Normalizer::builtin()),
+        }
     };
 
-    let total_bytes: u64 = files.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum();
     let progress = ProgressBar::new(total_bytes).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-            .expect("the template is valid"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .expect("the template is valid"),
     );
     let mut totals = FileCounts::default();
     let mut n_failed_files = 0;
     for path in &files {
-        progress.set_message(path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default());
+        progress.set_message(
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         match import_file(path, &sink) {
             Ok(counts) => {
-                progress.println(format!("{}: {} records, {} unreadable", path.display(), counts.read, counts.failed));
+                progress.println(format!(
+                    "{}: {} records, {} unreadable",
+                    path.display(),
+                    counts.read,
+                    counts.failed
+                ));
                 totals.read += counts.read;
                 totals.failed += counts.failed;
             }
@@ -136,7 +155,8 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack: Vec<PathBuf> = paths.to_vec();
     while let Some(path) = stack.pop() {
-        let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&path)
                 .with_context(|| format!("listing {}", path.display()))?
@@ -161,13 +181,20 @@ enum Kind {
 
 fn sniff(path: &Path) -> anyhow::Result<Kind> {
     let mut head = [0u8; 8];
-    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let n = file.read(&mut head)?;
     if head[..n].starts_with(b"ElfFile") {
         return Ok(Kind::Evtx);
     }
-    let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or("").to_ascii_lowercase();
-    if matches!(extension.as_str(), "json" | "ndjson" | "jsonl") || head[..n].trim_ascii_start().starts_with(b"{") {
+    let extension = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if matches!(extension.as_str(), "json" | "ndjson" | "jsonl")
+        || head[..n].trim_ascii_start().starts_with(b"{")
+    {
         return Ok(Kind::Json);
     }
     Ok(Kind::Lines)
@@ -184,7 +211,9 @@ fn import_file(path: &Path, sink: &Sink) -> anyhow::Result<FileCounts> {
             for record in file.by_ref() {
                 match record {
                     Ok(record) => batch.push(record),
-                    Err(error) => tracing::debug!(path = %path.display(), %error, "evtx record skipped"),
+                    Err(error) => {
+                        tracing::debug!(path = %path.display(), %error, "evtx record skipped")
+                    }
                 }
                 if batch.len() >= BATCH_RECORDS {
                     flush(&mut batch)?;

@@ -17,7 +17,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "sentinella", version, about = "Open-source security operations center")]
+#[command(
+    name = "sentinella",
+    version,
+    about = "Open-source security operations center"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

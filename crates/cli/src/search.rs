@@ -32,7 +32,11 @@ pub enum Format {
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.server)?;
-    let mut query = format!("/api/v1/search?q={}&limit={}", encode(&args.query), args.limit);
+    let mut query = format!(
+        "/api/v1/search?q={}&limit={}",
+        encode(&args.query),
+        args.limit
+    );
     if let Some(since) = &args.since {
         let span: jiff::Span = parse_since(since)?;
         let from = jiff::Timestamp::now()
@@ -62,7 +66,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 let message: String = message.chars().take(160).collect();
                 writeln!(out, "{ts:<27} {host:<20} {parser:<24} {message}")?;
             }
-            writeln!(out, "-- {} of {} matching events", hits.len(), response["total"])?;
+            writeln!(
+                out,
+                "-- {} of {} matching events",
+                hits.len(),
+                response["total"]
+            )?;
         }
     }
     Ok(())
@@ -85,13 +94,25 @@ fn columns(hit: &serde_json::Value) -> [String; 4] {
         message = get("event.original");
     }
     // Terminal control characters in attacker-written logs are shown, not executed.
-    let message = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    [get("@timestamp"), get("host.name"), get("log.parser"), message]
+    let message = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    [
+        get("@timestamp"),
+        get("host.name"),
+        get("log.parser"),
+        message,
+    ]
 }
 
 fn csv_cell(text: &str) -> String {
     // Cells starting with formula characters are prefixed so spreadsheets don't run them.
-    let guarded = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    let guarded = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if guarded.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", guarded.replace('"', "\"\""))
     } else {
@@ -100,8 +121,13 @@ fn csv_cell(text: &str) -> String {
 }
 
 pub fn parse_since(text: &str) -> anyhow::Result<jiff::Span> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let amount: i64 = number.parse().with_context(|| format!("invalid duration `{text}` (e.g. 24h)"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let amount: i64 = number
+        .parse()
+        .with_context(|| format!("invalid duration `{text}` (e.g. 24h)"))?;
     let span = match unit {
         "s" => jiff::Span::new().seconds(amount),
         "m" => jiff::Span::new().minutes(amount),

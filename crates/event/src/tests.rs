@@ -11,7 +11,10 @@ fn dotted_paths_read_nested_and_flat_keys() {
     .unwrap();
     assert_eq!(event.get_str("source.ip"), Some("10.0.0.1"));
     assert_eq!(event.get_str("user.name"), Some("alice"));
-    assert_eq!(event.get_str("winlog.event_data.TargetUserName"), Some("bob"));
+    assert_eq!(
+        event.get_str("winlog.event_data.TargetUserName"),
+        Some("bob")
+    );
     assert_eq!(event.get("source.port"), None);
 }
 

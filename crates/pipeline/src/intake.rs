@@ -126,10 +126,12 @@ impl Intake {
         batch: Batch,
     ) -> Result<oneshot::Receiver<Result<Ack, SubmitError>>, SubmitError> {
         let (ack, rx) = oneshot::channel();
-        self.tx.try_send(Job { batch, ack }).map_err(|err| match err {
-            mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
-        })?;
+        self.tx
+            .try_send(Job { batch, ack })
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
+            })?;
         Ok(rx)
     }
 }

@@ -11,7 +11,12 @@ pub const EVENTS_FAILED: &str = "pipeline_events_failed_total";
 /// Events whose decoder fell back (`log.parse_error` set), by `input`.
 pub const EVENTS_PARSE_FALLBACK: &str = "pipeline_events_parse_fallback_total";
 
-pub(crate) fn record_batch(input: &'static str, n_events: usize, n_bytes: usize, n_fallback: usize) {
+pub(crate) fn record_batch(
+    input: &'static str,
+    n_events: usize,
+    n_bytes: usize,
+    n_fallback: usize,
+) {
     metrics::counter!(EVENTS_RECEIVED, "input" => input).increment(n_events as u64);
     metrics::counter!(BYTES_RECEIVED, "input" => input).increment(n_bytes as u64);
     if n_fallback > 0 {

@@ -59,11 +59,8 @@ pub async fn run(
             .context("opening the event store")?,
     );
     let normalizer = Arc::new(normalize::Normalizer::builtin());
-    let pipeline = pipeline::Pipeline::start(
-        Arc::clone(&store),
-        normalizer,
-        config.store.queue_batches,
-    );
+    let pipeline =
+        pipeline::Pipeline::start(Arc::clone(&store), normalizer, config.store.queue_batches);
     let auth: Arc<dyn ingest::auth::TokenCheck> =
         Arc::new(move |presented: &str| tokens_equal(presented, &token));
 
@@ -72,13 +69,21 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let syslog = config.syslog.build().context("starting the syslog source")?;
+    let syslog = config
+        .syslog
+        .build()
+        .context("starting the syslog source")?;
     let http_listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("binding the API to {}", config.http_listen))?;
     let es_listener = tokio::net::TcpListener::bind(config.es_listen)
         .await
-        .with_context(|| format!("binding the Elasticsearch-compatible API to {}", config.es_listen))?;
+        .with_context(|| {
+            format!(
+                "binding the Elasticsearch-compatible API to {}",
+                config.es_listen
+            )
+        })?;
     let addrs = BoundAddrs {
         http: http_listener.local_addr()?,
         es: es_listener.local_addr()?,
@@ -103,8 +108,8 @@ pub async fn run(
             es_listener,
             es_router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
     );
     let syslog_task = tokio::spawn(syslog.run(pipeline.intake(), stopped(stop_rx.clone())));
     tracing::info!(
@@ -117,13 +122,21 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     for (name, result) in [
-        ("api", http_task.await.map(|r| r.map_err(anyhow::Error::from))),
+        (
+            "api",
+            http_task.await.map(|r| r.map_err(anyhow::Error::from)),
+        ),
         ("es", es_task.await.map(|r| r.map_err(anyhow::Error::from))),
-        ("syslog", syslog_task.await.map(|r| r.map_err(anyhow::Error::from))),
+        (
+            "syslog",
+            syslog_task.await.map(|r| r.map_err(anyhow::Error::from)),
+        ),
     ] {
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(listener = name, error = %error, "listener stopped with an error"),
+            Ok(Err(error)) => {
+                tracing::warn!(listener = name, error = %error, "listener stopped with an error")
+            }
             Err(error) => tracing::warn!(listener = name, error = %error, "listener task failed"),
         }
     }

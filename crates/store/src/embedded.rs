@@ -98,7 +98,8 @@ impl EmbeddedStore {
         std::fs::create_dir_all(&index_dir).map_err(StoreError::io(&index_dir))?;
         let lock_path = config.data_dir.join("store.lock");
         let lock = std::fs::File::create(&lock_path).map_err(StoreError::io(&lock_path))?;
-        lock.try_lock().map_err(|_| StoreError::Locked(config.data_dir.clone()))?;
+        lock.try_lock()
+            .map_err(|_| StoreError::Locked(config.data_dir.clone()))?;
         let shared = Arc::new(Shared {
             schema: EventSchema::new(),
             wal_dir: wal_dir.clone(),
@@ -141,7 +142,12 @@ impl EmbeddedStore {
         if let Ok(mut tx) = self.indexer_tx.lock() {
             tx.take();
         }
-        if let Some(handle) = self.indexer.lock().ok().and_then(|mut handle| handle.take()) {
+        if let Some(handle) = self
+            .indexer
+            .lock()
+            .ok()
+            .and_then(|mut handle| handle.take())
+        {
             let _ = handle.join();
         }
         match refreshed {
@@ -158,7 +164,12 @@ impl EmbeddedStore {
         if let Ok(tx) = self.sender() {
             let _ = tx.send(IndexerMsg::Abort);
         }
-        if let Some(handle) = self.indexer.lock().ok().and_then(|mut handle| handle.take()) {
+        if let Some(handle) = self
+            .indexer
+            .lock()
+            .ok()
+            .and_then(|mut handle| handle.take())
+        {
             let _ = handle.join();
         }
         let _ = self._lock.unlock();
@@ -214,7 +225,11 @@ impl EventStore for EmbeddedStore {
 
     fn search(&self, request: &SearchRequest) -> Result<SearchResponse, StoreError> {
         let partitions: Vec<SearchablePartition> = {
-            let map = self.shared.partitions.read().map_err(|_| StoreError::Closed)?;
+            let map = self
+                .shared
+                .partitions
+                .read()
+                .map_err(|_| StoreError::Closed)?;
             map.values().rev().cloned().collect()
         };
         crate::search::run(&self.shared.schema, &partitions, request)
@@ -312,7 +327,8 @@ impl Indexer {
 
     fn partition(&mut self, day: Date) -> Result<&mut Partition, StoreError> {
         if !self.partitions.contains_key(&day) {
-            let partition = Partition::open_or_create(&self.shared.index_dir, day, &self.shared.schema)?;
+            let partition =
+                Partition::open_or_create(&self.shared.index_dir, day, &self.shared.schema)?;
             self.shared
                 .partitions
                 .write()
@@ -406,20 +422,28 @@ impl Indexer {
             let event: Event = match serde_json::from_slice(&payload) {
                 Ok(event) => event,
                 Err(error) => {
-                    self.shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .counters
+                        .index_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(seq, %error, "undecodable wal record skipped");
                     continue;
                 }
             };
             let day = date_of_event(&event);
             let doc = schema.document(seq, &event, &payload);
-            let result = self.partition(day).and_then(|partition| partition.add(seq, doc));
+            let result = self
+                .partition(day)
+                .and_then(|partition| partition.add(seq, doc));
             match result {
                 Ok(_) => {
                     self.shared.counters.indexed.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(error) => {
-                    self.shared.counters.index_errors.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .counters
+                        .index_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!(seq, %error, "event could not be indexed");
                 }
             }
@@ -481,10 +505,17 @@ impl Indexer {
         let mut doomed = Vec::new();
         if let Some(max_age) = self.config.retention_max_age {
             let cutoff = jiff::Timestamp::now()
-                .checked_sub(jiff::SignedDuration::try_from(max_age).unwrap_or(jiff::SignedDuration::MAX))
+                .checked_sub(
+                    jiff::SignedDuration::try_from(max_age).unwrap_or(jiff::SignedDuration::MAX),
+                )
                 .unwrap_or(jiff::Timestamp::MIN);
             let cutoff_day = cutoff.to_zoned(jiff::tz::TimeZone::UTC).date();
-            doomed.extend(self.partitions.keys().filter(|day| **day < cutoff_day).copied());
+            doomed.extend(
+                self.partitions
+                    .keys()
+                    .filter(|day| **day < cutoff_day)
+                    .copied(),
+            );
         }
         if let Some(max_bytes) = self.config.retention_max_bytes {
             let sizes: Vec<(Date, u64)> = self

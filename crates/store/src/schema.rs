@@ -203,7 +203,11 @@ fn prepare_keywords(
     }
 }
 
-fn prepare_value(value: &mut Value, path: &mut String, numeric: &mut serde_json::Map<String, Value>) {
+fn prepare_value(
+    value: &mut Value,
+    path: &mut String,
+    numeric: &mut serde_json::Map<String, Value>,
+) {
     match value {
         Value::Object(inner) => prepare_keywords(inner, path, numeric),
         Value::Array(items) => {

@@ -98,7 +98,6 @@ impl Wal {
         self.file_bytes = 0;
         Ok(())
     }
-
 }
 
 /// Removes files whose records are all at or below `checkpoint` (already indexed and

@@ -172,9 +172,11 @@ pub(crate) fn translate(
 ) -> Result<Box<dyn TantivyQuery>, StoreError> {
     Ok(match query {
         Query::All => Box::new(AllQuery),
-        Query::Term { field: None, value } | Query::Phrase { field: None, text: value } => {
-            full_text(schema.text, value)
-        }
+        Query::Term { field: None, value }
+        | Query::Phrase {
+            field: None,
+            text: value,
+        } => full_text(schema.text, value),
         Query::Term {
             field: Some(field),
             value,
@@ -204,7 +206,10 @@ pub(crate) fn translate(
             };
             let lower = Term::from_field_ip_addr(ip_field, to_ipv6(net.network()));
             let upper = Term::from_field_ip_addr(ip_field, to_ipv6(net.broadcast()));
-            Box::new(RangeQuery::new(Bound::Included(lower), Bound::Included(upper)))
+            Box::new(RangeQuery::new(
+                Bound::Included(lower),
+                Bound::Included(upper),
+            ))
         }
         Query::Exists { field } => exists(field),
         Query::And(clauses) => {
@@ -269,32 +274,49 @@ fn field_value(
     }
     if field == fields::TIMESTAMP {
         let ts = parse_time(value)?;
-        let term = Term::from_field_date(schema.ts, DateTime::from_timestamp_micros(ts.as_microsecond()));
+        let term = Term::from_field_date(
+            schema.ts,
+            DateTime::from_timestamp_micros(ts.as_microsecond()),
+        );
         return Ok(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     }
     let mut alternatives: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
     let mut term = json_term(schema.f, field);
     term.append_type_and_str(&value.to_lowercase());
-    alternatives.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+    alternatives.push((
+        Occur::Should,
+        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+    ));
     if let Ok(int) = value.parse::<i64>() {
         let mut term = json_term(schema.f, field);
         term.append_type_and_fast_value(int);
-        alternatives.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        alternatives.push((
+            Occur::Should,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
         if let Ok(unsigned) = u64::try_from(int) {
             let mut term = json_term(schema.f, field);
             term.append_type_and_fast_value(unsigned);
-            alternatives
-                .push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+            alternatives.push((
+                Occur::Should,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
         }
     } else if let Ok(float) = value.parse::<f64>() {
         let mut term = json_term(schema.f, field);
         term.append_type_and_fast_value(float);
-        alternatives.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        alternatives.push((
+            Occur::Should,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
     }
     if let (Some(ip_field), Ok(ip)) = (schema.ip_field(field), value.parse::<IpAddr>()) {
         // IPv6 has many spellings; the IP field matches them all.
         let term = Term::from_field_ip_addr(ip_field, to_ipv6(ip));
-        alternatives.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        alternatives.push((
+            Occur::Should,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
     }
     Ok(if alternatives.len() == 1 {
         alternatives.pop().expect("one alternative").1
@@ -387,7 +409,9 @@ fn range(
     upper: &Bound<String>,
 ) -> Result<Box<dyn TantivyQuery>, StoreError> {
     let is_open = |text: &str| text == "*";
-    let map_bound = |bound: &Bound<String>, make: &dyn Fn(&str) -> Result<Term, StoreError>| -> Result<Bound<Term>, StoreError> {
+    let map_bound = |bound: &Bound<String>,
+                     make: &dyn Fn(&str) -> Result<Term, StoreError>|
+     -> Result<Bound<Term>, StoreError> {
         Ok(match bound {
             Bound::Unbounded => Bound::Unbounded,
             Bound::Included(text) if is_open(text) => Bound::Unbounded,
@@ -399,9 +423,15 @@ fn range(
     if field == fields::TIMESTAMP {
         let make = |text: &str| -> Result<Term, StoreError> {
             let ts = parse_time(text)?;
-            Ok(Term::from_field_date(schema.ts, DateTime::from_timestamp_micros(ts.as_microsecond())))
+            Ok(Term::from_field_date(
+                schema.ts,
+                DateTime::from_timestamp_micros(ts.as_microsecond()),
+            ))
         };
-        return Ok(Box::new(RangeQuery::new(map_bound(lower, &make)?, map_bound(upper, &make)?)));
+        return Ok(Box::new(RangeQuery::new(
+            map_bound(lower, &make)?,
+            map_bound(upper, &make)?,
+        )));
     }
     let bound_texts: Vec<&str> = [lower, upper]
         .into_iter()
@@ -411,32 +441,56 @@ fn range(
         })
         .collect();
     if let Some(ip_field) = schema.ip_field(field)
-        && bound_texts.iter().all(|text| text.parse::<IpAddr>().is_ok())
+        && bound_texts
+            .iter()
+            .all(|text| text.parse::<IpAddr>().is_ok())
     {
         let make = |text: &str| -> Result<Term, StoreError> {
-            let ip: IpAddr = text.parse().map_err(|_| StoreError::InvalidQuery(format!("`{text}` is not an IP address")))?;
+            let ip: IpAddr = text
+                .parse()
+                .map_err(|_| StoreError::InvalidQuery(format!("`{text}` is not an IP address")))?;
             Ok(Term::from_field_ip_addr(ip_field, to_ipv6(ip)))
         };
-        return Ok(Box::new(RangeQuery::new(map_bound(lower, &make)?, map_bound(upper, &make)?)));
+        return Ok(Box::new(RangeQuery::new(
+            map_bound(lower, &make)?,
+            map_bound(upper, &make)?,
+        )));
     }
     if bound_texts.iter().all(|text| text.parse::<f64>().is_ok()) {
         // Numbers may be stored as JSON numbers (`f`) or as numeric strings (`n`), and
         // as integers or floats: ask every column that can hold them.
         let mut alternatives: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
         for json_field in [schema.f, schema.n] {
-            let make_f64 = |text: &str| -> Result<Term, StoreError> {
-                let mut term = json_term(json_field, field);
-                term.append_type_and_fast_value(text.parse::<f64>().map_err(|_| StoreError::InvalidQuery(format!("`{text}` is not a number")))?);
-                Ok(term)
-            };
-            alternatives.push((Occur::Should, Box::new(RangeQuery::new(map_bound(lower, &make_f64)?, map_bound(upper, &make_f64)?))));
+            let make_f64 =
+                |text: &str| -> Result<Term, StoreError> {
+                    let mut term = json_term(json_field, field);
+                    term.append_type_and_fast_value(text.parse::<f64>().map_err(|_| {
+                        StoreError::InvalidQuery(format!("`{text}` is not a number"))
+                    })?);
+                    Ok(term)
+                };
+            alternatives.push((
+                Occur::Should,
+                Box::new(RangeQuery::new(
+                    map_bound(lower, &make_f64)?,
+                    map_bound(upper, &make_f64)?,
+                )),
+            ));
             if bound_texts.iter().all(|text| text.parse::<i64>().is_ok()) {
                 let make_i64 = |text: &str| -> Result<Term, StoreError> {
                     let mut term = json_term(json_field, field);
-                    term.append_type_and_fast_value(text.parse::<i64>().map_err(|_| StoreError::InvalidQuery(format!("`{text}` is not an integer")))?);
+                    term.append_type_and_fast_value(text.parse::<i64>().map_err(|_| {
+                        StoreError::InvalidQuery(format!("`{text}` is not an integer"))
+                    })?);
                     Ok(term)
                 };
-                alternatives.push((Occur::Should, Box::new(RangeQuery::new(map_bound(lower, &make_i64)?, map_bound(upper, &make_i64)?))));
+                alternatives.push((
+                    Occur::Should,
+                    Box::new(RangeQuery::new(
+                        map_bound(lower, &make_i64)?,
+                        map_bound(upper, &make_i64)?,
+                    )),
+                ));
             }
         }
         return Ok(Box::new(BooleanQuery::new(alternatives)));
@@ -446,7 +500,10 @@ fn range(
         term.append_type_and_str(text);
         Ok(term)
     };
-    Ok(Box::new(RangeQuery::new(map_bound(lower, &make_str)?, map_bound(upper, &make_str)?)))
+    Ok(Box::new(RangeQuery::new(
+        map_bound(lower, &make_str)?,
+        map_bound(upper, &make_str)?,
+    )))
 }
 
 /// RFC 3339 timestamps, plain dates (`2024-01-31`, midnight UTC) and `now`.

@@ -74,7 +74,11 @@ fn time_range_paging_and_order() {
     request.to = Some("2024-03-03T00:00:00Z".parse().unwrap());
     let response = store.search(&request).unwrap();
     assert_eq!(response.total, 2);
-    let codes: Vec<_> = response.hits.iter().map(|e| e.get_str("event.code").unwrap().to_owned()).collect();
+    let codes: Vec<_> = response
+        .hits
+        .iter()
+        .map(|e| e.get_str("event.code").unwrap().to_owned())
+        .collect();
     assert_eq!(codes, ["4688", "4625"], "newest first");
 
     let mut request = SearchRequest::new(query::Query::All);
@@ -82,7 +86,11 @@ fn time_range_paging_and_order() {
     request.offset = 1;
     let response = store.search(&request).unwrap();
     assert_eq!(response.total, 4);
-    let codes: Vec<_> = response.hits.iter().map(|e| e.get_str("event.code").unwrap().to_owned()).collect();
+    let codes: Vec<_> = response
+        .hits
+        .iter()
+        .map(|e| e.get_str("event.code").unwrap().to_owned())
+        .collect();
     assert_eq!(codes, ["4688", "4625"]);
 }
 
@@ -91,8 +99,15 @@ fn aggregations_terms_and_histogram() {
     let (_dir, store) = store_with_sample();
     let mut request = SearchRequest::new(query::Query::All);
     request.aggregations = vec![
-        Aggregation::Terms { name: "users".into(), field: "user.name".into(), size: 10 },
-        Aggregation::DateHistogram { name: "per_day".into(), interval_secs: 86_400 },
+        Aggregation::Terms {
+            name: "users".into(),
+            field: "user.name".into(),
+            size: 10,
+        },
+        Aggregation::DateHistogram {
+            name: "per_day".into(),
+            interval_secs: 86_400,
+        },
     ];
     let response = store.search(&request).unwrap();
     let users = &response.aggregations["users"]["buckets"];
@@ -100,7 +115,12 @@ fn aggregations_terms_and_histogram() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["key"].as_str().unwrap().to_owned(), b["doc_count"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                b["key"].as_str().unwrap().to_owned(),
+                b["doc_count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert!(pairs.contains(&("Alice".into(), 1)), "{pairs:?}");
     assert!(pairs.contains(&("bob".into(), 1)), "{pairs:?}");
@@ -131,12 +151,21 @@ fn restart_replays_unindexed_wal_and_keeps_everything() {
     }
     let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
     assert_eq!(count(&store, "*"), 500);
-    let receipt = store.append(vec![event(json!({"@timestamp": "2024-05-01T00:00:01Z"}))]).unwrap();
-    assert_eq!(receipt.first_seq, 501, "sequence numbers continue after replay");
+    let receipt = store
+        .append(vec![event(json!({"@timestamp": "2024-05-01T00:00:01Z"}))])
+        .unwrap();
+    assert_eq!(
+        receipt.first_seq, 501,
+        "sequence numbers continue after replay"
+    );
     store.close().unwrap();
     drop(store);
     let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
-    assert_eq!(count(&store, "*"), 501, "no duplicates after a clean restart");
+    assert_eq!(
+        count(&store, "*"),
+        501,
+        "no duplicates after a clean restart"
+    );
 }
 
 #[test]
@@ -146,10 +175,16 @@ fn torn_wal_tail_is_ignored() {
         let mut config = StoreConfig::new(dir.path().to_owned());
         config.commit_interval = std::time::Duration::from_secs(3600);
         let store = EmbeddedStore::open(config).unwrap();
-        store.append(vec![event(json!({"@timestamp": "2024-05-01T00:00:00Z"}))]).unwrap();
+        store
+            .append(vec![event(json!({"@timestamp": "2024-05-01T00:00:00Z"}))])
+            .unwrap();
         store.simulate_crash();
     }
-    let wal_file = crate::wal::list_files(&dir.path().join("wal")).unwrap().pop().unwrap().1;
+    let wal_file = crate::wal::list_files(&dir.path().join("wal"))
+        .unwrap()
+        .pop()
+        .unwrap()
+        .1;
     let mut bytes = std::fs::read(&wal_file).unwrap();
     bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3]);
     std::fs::write(&wal_file, bytes).unwrap();
