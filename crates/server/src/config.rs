@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// Store tuning.
     #[serde(default)]
     pub store: StoreTuning,
+    /// A folder of mapping files (`*.yaml`) layered over the built-in ones in `mappings/`;
+    /// a file with the same `name` replaces the built-in one.
+    #[serde(default)]
+    pub mappings_dir: Option<PathBuf>,
 }
 
 /// Retention: partitions (UTC days) are deleted when too old or when the index is too big.

@@ -58,7 +58,12 @@ pub async fn run(
             .await?
             .context("opening the event store")?,
     );
-    let normalizer = Arc::new(normalize::Normalizer::builtin());
+    let normalizer = Arc::new(match &config.mappings_dir {
+        Some(dir) => normalize::Normalizer::from_dir(dir)
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("loading mappings from {}", dir.display()))?,
+        None => normalize::Normalizer::builtin(),
+    });
     let pipeline =
         pipeline::Pipeline::start(Arc::clone(&store), normalizer, config.store.queue_batches);
     let auth: Arc<dyn ingest::auth::TokenCheck> =

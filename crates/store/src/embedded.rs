@@ -70,8 +70,16 @@ struct Shared {
     counters: Counters,
 }
 
+/// An event on its way to the index: its WAL sequence number, its JSON (the stored
+/// `_source`) and the event itself, so the indexer need not parse the JSON again.
+struct Pending {
+    seq: u64,
+    payload: Vec<u8>,
+    event: Option<Event>,
+}
+
 enum IndexerMsg {
-    Events(Vec<(u64, Vec<u8>)>),
+    Events(Vec<Pending>),
     Refresh(SyncSender<Result<(), String>>),
     /// Stop without committing, as a crash would (tests only).
     #[cfg(test)]
@@ -211,8 +219,13 @@ impl EventStore for EmbeddedStore {
             .fetch_add(n_events as u64, Ordering::Relaxed);
         let batch = payloads
             .into_iter()
+            .zip(events)
             .enumerate()
-            .map(|(idx, payload)| (first_seq + idx as u64, payload))
+            .map(|(idx, (payload, event))| Pending {
+                seq: first_seq + idx as u64,
+                payload,
+                event: Some(event),
+            })
             .collect();
         tx.send(IndexerMsg::Events(batch))
             .map_err(|_| StoreError::Closed)?;
@@ -356,7 +369,11 @@ impl Indexer {
                 if record.seq <= checkpoint {
                     continue;
                 }
-                batch.push((record.seq, record.payload));
+                batch.push(Pending {
+                    seq: record.seq,
+                    payload: record.payload,
+                    event: None,
+                });
                 if batch.len() >= 10_000 {
                     n_replayed += batch.len() as u64;
                     self.index_batch(std::mem::take(&mut batch));
@@ -415,11 +432,20 @@ impl Indexer {
         }
     }
 
-    fn index_batch(&mut self, batch: Vec<(u64, Vec<u8>)>) {
+    fn index_batch(&mut self, batch: Vec<Pending>) {
         let schema = self.shared.schema.clone();
-        for (seq, payload) in batch {
+        for Pending {
+            seq,
+            payload,
+            event,
+        } in batch
+        {
             self.last_added_seq = self.last_added_seq.max(seq);
-            let event: Event = match serde_json::from_slice(&payload) {
+            let parsed = match event {
+                Some(event) => Ok(event),
+                None => serde_json::from_slice::<Event>(&payload),
+            };
+            let event = match parsed {
                 Ok(event) => event,
                 Err(error) => {
                     self.shared

@@ -10,12 +10,13 @@
 //! | `text` | `event.original` (else `message`), full text with positions | free text and phrases |
 //! | `ip.<path>` | ECS IP fields as IP addresses | CIDR queries |
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use event::{Event, Value, fields};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, IpAddrOptions,
-    JsonObjectOptions, STORED, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, IpAddrOptions,
+    JsonObjectOptions, OwnedValue, STORED, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenizerManager,
@@ -50,12 +51,13 @@ impl EventSchema {
         let source = builder.add_bytes_field("_source", STORED);
         let ts = builder.add_date_field(
             "ts",
+            // Fast only: time filters and sorting read the column; an inverted index of
+            // near-unique timestamps would cost disk for nothing.
             DateOptions::default()
-                .set_indexed()
                 .set_fast()
                 .set_precision(DateTimePrecision::Microseconds),
         );
-        let seq = builder.add_u64_field("seq", FAST | INDEXED);
+        let seq = builder.add_u64_field("seq", FAST);
         let keyword_indexing = TextFieldIndexing::default()
             .set_tokenizer(KEYWORD_TOKENIZER)
             .set_index_option(IndexRecordOption::Basic);
@@ -116,20 +118,19 @@ impl EventSchema {
         doc.add_u64(self.seq, seq);
         doc.add_date(self.ts, date_of(event));
 
-        let mut keyword_doc = event.as_map().clone();
-        let mut numeric_doc = serde_json::Map::new();
-        for path in TEXT_ONLY_FIELDS {
-            remove_path(&mut keyword_doc, path);
-        }
-        prepare_keywords(&mut keyword_doc, &mut String::new(), &mut numeric_doc);
-        doc.add_object(self.f, to_btree(keyword_doc));
-        if !numeric_doc.is_empty() {
-            doc.add_object(self.n, to_btree(numeric_doc));
+        let mut numeric = BTreeMap::new();
+        let keywords = keyword_object(event.as_map(), &mut String::new(), &mut numeric);
+        doc.add_field_value(self.f, &OwnedValue::Object(keywords));
+        if !numeric.is_empty() {
+            doc.add_object(self.n, numeric);
         }
 
+        // Free text is the message when the decoder found one (for JSON documents the
+        // original is the whole document, whose fields are already in `f`), else the
+        // original line.
         let full_text = event
-            .get_str(fields::EVENT_ORIGINAL)
-            .or_else(|| event.get_str(fields::MESSAGE));
+            .get_str(fields::MESSAGE)
+            .or_else(|| event.get_str(fields::EVENT_ORIGINAL));
         if let Some(text) = full_text {
             doc.add_text(self.text, text);
         }
@@ -174,85 +175,84 @@ fn for_each_ip(value: Option<&Value>, mut add: impl FnMut(Ipv6Addr)) {
     }
 }
 
-fn remove_path(map: &mut serde_json::Map<String, Value>, path: &str) {
-    if map.remove(path).is_some() {
-        return;
-    }
-    if let Some((head, rest)) = path.split_once('.')
-        && let Some(Value::Object(inner)) = map.get_mut(head)
-    {
-        remove_path(inner, rest);
-    }
-}
-
-/// Cuts long strings and collects numeric-looking strings into `numeric`, under the
-/// same dotted path.
-fn prepare_keywords(
-    map: &mut serde_json::Map<String, Value>,
+/// The event as the `f` object: text-only fields left out, long strings cut; numeric-looking
+/// strings also collected into `numeric` under their dotted path.
+fn keyword_object(
+    map: &serde_json::Map<String, Value>,
     path: &mut String,
-    numeric: &mut serde_json::Map<String, Value>,
-) {
-    for (key, value) in map.iter_mut() {
+    numeric: &mut BTreeMap<String, OwnedValue>,
+) -> Vec<(String, OwnedValue)> {
+    let mut object = Vec::with_capacity(map.len());
+    for (key, value) in map {
         let len = path.len();
         if !path.is_empty() {
             path.push('.');
         }
         path.push_str(key);
-        prepare_value(value, path, numeric);
+        if !TEXT_ONLY_FIELDS.contains(&path.as_str()) {
+            object.push((key.clone(), keyword_value(value, path, numeric)));
+        }
         path.truncate(len);
     }
+    object
 }
 
-fn prepare_value(
-    value: &mut Value,
+fn keyword_value(
+    value: &Value,
     path: &mut String,
-    numeric: &mut serde_json::Map<String, Value>,
-) {
+    numeric: &mut BTreeMap<String, OwnedValue>,
+) -> OwnedValue {
     match value {
-        Value::Object(inner) => prepare_keywords(inner, path, numeric),
-        Value::Array(items) => {
-            for item in items {
-                prepare_value(item, path, numeric);
-            }
-        }
+        Value::Object(inner) => OwnedValue::Object(keyword_object(inner, path, numeric)),
+        Value::Array(items) => OwnedValue::Array(
+            items
+                .iter()
+                .map(|item| keyword_value(item, path, numeric))
+                .collect(),
+        ),
         Value::String(text) => {
             if text.len() <= 24
+                && !numeric.contains_key(path.as_str())
                 && let Some(number) = parse_number(text)
             {
-                numeric.entry(path.clone()).or_insert(number);
+                numeric.insert(path.clone(), number);
             }
             if text.len() > MAX_KEYWORD_BYTES {
                 let mut cut = MAX_KEYWORD_BYTES;
                 while !text.is_char_boundary(cut) {
                     cut -= 1;
                 }
-                text.truncate(cut);
+                OwnedValue::Str(text[..cut].to_owned())
+            } else {
+                OwnedValue::Str(text.clone())
             }
         }
-        _ => {}
+        Value::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                OwnedValue::I64(int)
+            } else if let Some(unsigned) = number.as_u64() {
+                OwnedValue::U64(unsigned)
+            } else {
+                OwnedValue::F64(number.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::Bool(flag) => OwnedValue::Bool(*flag),
+        Value::Null => OwnedValue::Null,
     }
 }
 
-fn parse_number(text: &str) -> Option<Value> {
+fn parse_number(text: &str) -> Option<OwnedValue> {
     let first = text.as_bytes().first()?;
     if !(first.is_ascii_digit() || *first == b'-') {
         return None;
     }
     if let Ok(int) = text.parse::<i64>() {
-        return Some(Value::from(int));
+        return Some(OwnedValue::I64(int));
     }
     text.parse::<f64>()
         .ok()
         .filter(|float| float.is_finite())
-        .map(Value::from)
-}
-
-fn to_btree(
-    map: serde_json::Map<String, Value>,
-) -> std::collections::BTreeMap<String, tantivy::schema::OwnedValue> {
-    map.into_iter()
-        .map(|(key, value)| (key, tantivy::schema::OwnedValue::from(value)))
-        .collect()
+        .map(OwnedValue::F64)
 }
 
 /// Registers Sentinella's tokenizers on an index.
