@@ -6,7 +6,6 @@ system inputs: `imfile` tails a log file the test appends sshd-style lines to, a
 bound to that input forwards them to Sentinella with `omfwd`.
 """
 
-import os
 import shutil
 import signal
 import subprocess
@@ -105,21 +104,24 @@ class Rsyslog:
         self.conf = root / "rsyslog.conf"
         self.pidfile = root / "rsyslogd.pid"
         self.log_path = root / "rsyslogd.log"
+        self.internal_log = root / "internal.log"
         self.conf.write_text(f"""
-global(workDirectory="{self.work}" {global_extra})
+global(workDirectory="{self.work}" processInternalMessages="on" {global_extra})
 module(load="imfile" mode="inotify")
 input(type="imfile" file="{self.source}" tag="sshd[4242]:" facility="authpriv"
       severity="info" ruleset="fwd" freshStartTail="off")
 ruleset(name="fwd") {{
   {action}
 }}
+# rsyslogd's own messages (connection errors, TLS failures) for diagnostics.
+action(type="omfile" file="{self.internal_log}")
 """)
         self.proc = None
 
     def start(self):
         check = subprocess.run([RSYSLOGD, "-N1", "-f", str(self.conf)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
-        log = open(self.log_path, "ab")
+        self.log = log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [RSYSLOGD, "-n", "-f", str(self.conf), "-i", str(self.pidfile)],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
@@ -145,9 +147,14 @@ ruleset(name="fwd") {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc:
+            self.log.close()
 
     def diagnostics(self):
-        return self.log_path.read_text()[-3000:] if self.log_path.exists() else ""
+        return "".join(
+            path.read_text(errors="replace")[-3000:]
+            for path in (self.log_path, self.internal_log) if path.exists()
+        )
 
 
 @pytest.fixture
@@ -243,19 +250,36 @@ def test_rsyslog_udp(server, rsyslog, template, parser):
     assert_shipped(server, daemon, "syslog-udp", parser)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the UDP socket keeps the kernel default receive buffer (net.core.rmem_default): an unpaced "
-    "rsyslog burst overflows it (Udp RcvbufErrors) and the loss is not in Sentinella's metrics"))
-def test_rsyslog_udp_unpaced_burst(server, rsyslog):
+def udp_loss_counters(server):
+    """Datagrams lost and counted: in the kernel (host-wide) and in Sentinella's queue."""
+    status, text = server.request("GET", "/metrics")
+    assert status == 200
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(("host_udp_receive_buffer_errors_total", "ingest_udp_dropped_events_total")):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_rsyslog_udp_unpaced_burst_arrives_or_is_counted(server, rsyslog):
+    """UDP cannot push back: a burst must either arrive whole or its loss must show in /metrics.
+
+    The socket asks for an 8 MiB receive buffer (capped by net.core.rmem_max), so on a
+    host with the usual limits the burst arrives whole.
+    """
     daemon = rsyslog(omfwd(server.syslog_port, "udp", "RSYSLOG_TraditionalForwardFormat"))
     warm = uuid.uuid4().hex
     daemon.write([ssh_line("warm", warm)])
     assert server.wait_total(warm, 1) == 1
+    time.sleep(1.5)  # an idle listener, then a burst: what a real relay does after a quiet spell
+    counted_before = udp_loss_counters(server)
     run = uuid.uuid4().hex
     daemon.write([ssh_line(f"u{i}", run) for i in range(BURST)])
     total = server.wait_total(run, BURST, timeout=8)
-    assert total <= BURST  # never duplicated
-    assert total == BURST
+    assert total <= BURST, "duplicated"
+    lost = BURST - total
+    counted = udp_loss_counters(server) - counted_before
+    assert counted >= lost, f"{lost} of {BURST} datagrams lost but only {counted} counted"
 
 
 @pytest.mark.parametrize(

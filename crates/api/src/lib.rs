@@ -139,6 +139,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
     }
+    if let Some(errors) = kernel_udp_receive_buffer_errors() {
+        body.push_str(&format!(
+            "# HELP host_udp_receive_buffer_errors_total UDP datagrams the kernel dropped for lack of receive buffer (whole host, /proc/net/snmp).\n# TYPE host_udp_receive_buffer_errors_total counter\nhost_udp_receive_buffer_errors_total {errors}\n"
+        ));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -147,6 +152,19 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// UDP drops happen in the kernel before the process sees the datagram; Linux counts
+/// them host-wide as `Udp: RcvbufErrors`.
+fn kernel_udp_receive_buffer_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp_lines = snmp.lines().filter(|line| line.starts_with("Udp:"));
+    let header = udp_lines.next()?;
+    let values = udp_lines.next()?;
+    let column = header
+        .split_whitespace()
+        .position(|name| name == "RcvbufErrors")?;
+    values.split_whitespace().nth(column)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::intake::{Ack, Batch, Job, Payload, SubmitError};
 use crate::metrics;
 
 /// Upper bound of events written in one group commit.
-const MAX_GROUP_EVENTS: usize = 20_000;
+const MAX_GROUP_EVENTS: usize = 10_000;
 
 /// Decodes, normalizes and writes batches; see the module docs.
 pub struct Writer {

@@ -23,6 +23,7 @@ mod wal;
 
 pub use embedded::{EmbeddedStore, StoreConfig};
 pub use error::StoreError;
+pub use schema::{AGGREGATABLE_FIELDS, is_aggregatable};
 
 use event::{Event, Timestamp};
 use serde::{Deserialize, Serialize};

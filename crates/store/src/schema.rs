@@ -5,8 +5,9 @@
 //! | `_source` | the event as JSON, stored | returned by searches |
 //! | `ts` | `@timestamp`, fast + indexed | time ranges, newest-first sort, histograms |
 //! | `seq` | WAL sequence number, fast | replay deduplication, stable order |
-//! | `f` | the event minus its long text, JSON, keyword-indexed (lowercased) + fast | `field:value`, wildcards, terms aggregations |
-//! | `n` | string leaves that are numbers, as numbers, JSON fast | numeric ranges over ECS keyword fields like `event.code` |
+//! | `f` | the event minus its long text, JSON, keyword-indexed (lowercased) | `field:value`, wildcards, exists |
+//! | `n` | numbers, and strings that are numbers, JSON fast | numeric ranges, also over ECS keyword fields like `event.code` |
+//! | `agg` | the [`AGGREGATABLE_FIELDS`] of the event, JSON fast | terms aggregations (top values) |
 //! | `text` | `event.original` (else `message`), full text with positions | free text and phrases |
 //! | `ip.<path>` | ECS IP fields as IP addresses | CIDR queries |
 
@@ -23,14 +24,67 @@ use tantivy::tokenizer::{
 };
 use tantivy::{DateTime, Index, TantivyDocument};
 
+/// Fields kept as columns for terms aggregations (plus everything under `labels.`).
+///
+/// A column per field of every event would cost a fifth of the indexing time and a sixth
+/// of the disk (measured with `sentinella bench`); these are the fields dashboards and
+/// analysts group by. Like Elasticsearch's `keyword` vs `text`, other fields are
+/// searchable but not aggregatable.
+pub const AGGREGATABLE_FIELDS: &[&str] = &[
+    "destination.ip",
+    "destination.port",
+    "dns.question.name",
+    "event.action",
+    "event.category",
+    "event.code",
+    "event.dataset",
+    "event.kind",
+    "event.module",
+    "event.outcome",
+    "event.type",
+    "file.extension",
+    "host.hostname",
+    "host.name",
+    "http.response.status_code",
+    "input.type",
+    "log.parser",
+    "log.syslog.appname",
+    "log.syslog.facility.name",
+    "log.syslog.hostname",
+    "log.syslog.severity.name",
+    "network.protocol",
+    "network.transport",
+    "observer.product",
+    "observer.vendor",
+    "process.executable",
+    "process.name",
+    "process.parent.name",
+    "rule.name",
+    "service.name",
+    "source.ip",
+    "source.port",
+    "url.domain",
+    "user.domain",
+    "user.name",
+    "winlog.channel",
+    "winlog.event_id",
+    "winlog.provider_name",
+];
+
+/// Whether terms aggregations work on this field.
+pub fn is_aggregatable(path: &str) -> bool {
+    path.starts_with("labels.") || AGGREGATABLE_FIELDS.binary_search(&path).is_ok()
+}
+
 /// Keyword values longer than this are cut in `f` (like Elasticsearch's `ignore_above`,
 /// but keeping a prefix); the whole value stays in `_source`.
 pub(crate) const MAX_KEYWORD_BYTES: usize = 1024;
 pub(crate) const KEYWORD_TOKENIZER: &str = "sentinella_keyword";
 pub(crate) const TEXT_TOKENIZER: &str = "sentinella_text";
 
-/// Fields whose text goes to the full-text `text` field instead of `f`.
-const TEXT_ONLY_FIELDS: &[&str] = &["event.original", "message"];
+/// Fields left out of `f`: long text goes to the full-text `text` field, and the time,
+/// unique per event, is the `ts` column (a keyword copy would only grow the dictionary).
+const TEXT_ONLY_FIELDS: &[&str] = &["event.original", "message", "@timestamp"];
 
 #[derive(Clone)]
 pub(crate) struct EventSchema {
@@ -40,6 +94,7 @@ pub(crate) struct EventSchema {
     pub seq: Field,
     pub f: Field,
     pub n: Field,
+    pub agg: Field,
     pub text: Field,
     /// One IP field per ECS IP path, in the order of `fields::IP_FIELDS`.
     pub ips: Vec<Field>,
@@ -65,11 +120,16 @@ impl EventSchema {
             "f",
             JsonObjectOptions::default()
                 .set_indexing_options(keyword_indexing)
-                .set_fast("raw")
                 .set_expand_dots_enabled(),
         );
         let n = builder.add_json_field(
             "n",
+            JsonObjectOptions::default()
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        );
+        let agg = builder.add_json_field(
+            "agg",
             JsonObjectOptions::default()
                 .set_fast("raw")
                 .set_expand_dots_enabled(),
@@ -98,6 +158,7 @@ impl EventSchema {
             seq,
             f,
             n,
+            agg,
             text,
             ips,
         }
@@ -118,13 +179,15 @@ impl EventSchema {
         doc.add_u64(self.seq, seq);
         doc.add_date(self.ts, date_of(event));
 
-        let mut numeric = BTreeMap::new();
-        let keywords = keyword_object(event.as_map(), &mut String::new(), &mut numeric);
+        let mut columns = Columns::default();
+        let keywords = keyword_object(event.as_map(), &mut String::new(), &mut columns);
         doc.add_field_value(self.f, &OwnedValue::Object(keywords));
-        if !numeric.is_empty() {
-            doc.add_object(self.n, numeric);
+        if !columns.numeric.is_empty() {
+            doc.add_object(self.n, columns.numeric);
         }
-
+        if !columns.aggregatable.is_empty() {
+            doc.add_object(self.agg, columns.aggregatable);
+        }
         // Free text is the message when the decoder found one (for JSON documents the
         // original is the whole document, whose fields are already in `f`), else the
         // original line.
@@ -177,10 +240,17 @@ fn for_each_ip(value: Option<&Value>, mut add: impl FnMut(Ipv6Addr)) {
 
 /// The event as the `f` object: text-only fields left out, long strings cut; numeric-looking
 /// strings also collected into `numeric` under their dotted path.
+/// Per-event columns collected while building `f`, keyed by dotted path.
+#[derive(Default)]
+struct Columns {
+    numeric: BTreeMap<String, OwnedValue>,
+    aggregatable: BTreeMap<String, OwnedValue>,
+}
+
 fn keyword_object(
     map: &serde_json::Map<String, Value>,
     path: &mut String,
-    numeric: &mut BTreeMap<String, OwnedValue>,
+    columns: &mut Columns,
 ) -> Vec<(String, OwnedValue)> {
     let mut object = Vec::with_capacity(map.len());
     for (key, value) in map {
@@ -190,32 +260,32 @@ fn keyword_object(
         }
         path.push_str(key);
         if !TEXT_ONLY_FIELDS.contains(&path.as_str()) {
-            object.push((key.clone(), keyword_value(value, path, numeric)));
+            let keyword = keyword_value(value, path, columns);
+            if !matches!(keyword, OwnedValue::Object(_)) && is_aggregatable(path) {
+                columns.aggregatable.insert(path.clone(), keyword.clone());
+            }
+            object.push((key.clone(), keyword));
         }
         path.truncate(len);
     }
     object
 }
 
-fn keyword_value(
-    value: &Value,
-    path: &mut String,
-    numeric: &mut BTreeMap<String, OwnedValue>,
-) -> OwnedValue {
+fn keyword_value(value: &Value, path: &mut String, columns: &mut Columns) -> OwnedValue {
     match value {
-        Value::Object(inner) => OwnedValue::Object(keyword_object(inner, path, numeric)),
+        Value::Object(inner) => OwnedValue::Object(keyword_object(inner, path, columns)),
         Value::Array(items) => OwnedValue::Array(
             items
                 .iter()
-                .map(|item| keyword_value(item, path, numeric))
+                .map(|item| keyword_value(item, path, columns))
                 .collect(),
         ),
         Value::String(text) => {
             if text.len() <= 24
-                && !numeric.contains_key(path.as_str())
+                && !columns.numeric.contains_key(path.as_str())
                 && let Some(number) = parse_number(text)
             {
-                numeric.insert(path.clone(), number);
+                columns.numeric.insert(path.clone(), number);
             }
             if text.len() > MAX_KEYWORD_BYTES {
                 let mut cut = MAX_KEYWORD_BYTES;
@@ -228,13 +298,17 @@ fn keyword_value(
             }
         }
         Value::Number(number) => {
-            if let Some(int) = number.as_i64() {
+            let value = if let Some(int) = number.as_i64() {
                 OwnedValue::I64(int)
             } else if let Some(unsigned) = number.as_u64() {
                 OwnedValue::U64(unsigned)
             } else {
                 OwnedValue::F64(number.as_f64().unwrap_or(f64::NAN))
+            };
+            if !columns.numeric.contains_key(path.as_str()) {
+                columns.numeric.insert(path.clone(), value.clone());
             }
+            value
         }
         Value::Bool(flag) => OwnedValue::Bool(*flag),
         Value::Null => OwnedValue::Null,

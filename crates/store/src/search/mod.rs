@@ -143,10 +143,18 @@ fn build_aggregations(requested: &[Aggregation]) -> Result<Option<Aggregations>,
     let mut spec = serde_json::Map::new();
     for aggregation in requested {
         let (name, body) = match aggregation {
-            Aggregation::Terms { name, field, size } => (
-                name,
-                serde_json::json!({"terms": {"field": format!("f.{field}"), "size": size}}),
-            ),
+            Aggregation::Terms { name, field, size } => {
+                if !crate::schema::is_aggregatable(field) {
+                    return Err(StoreError::InvalidQuery(format!(
+                        "`{field}` cannot be aggregated; aggregatable fields are labels.* and {}",
+                        crate::schema::AGGREGATABLE_FIELDS.join(", ")
+                    )));
+                }
+                (
+                    name,
+                    serde_json::json!({"terms": {"field": format!("agg.{field}"), "size": size}}),
+                )
+            }
             Aggregation::DateHistogram {
                 name,
                 interval_secs,
@@ -211,7 +219,7 @@ pub(crate) fn translate(
                 Bound::Included(upper),
             ))
         }
-        Query::Exists { field } => exists(field),
+        Query::Exists { field } => exists(schema, field),
         Query::And(clauses) => {
             let mut subqueries = Vec::with_capacity(clauses.len() + 1);
             let mut any_positive = false;
@@ -329,12 +337,37 @@ fn json_term(field: Field, path: &str) -> Term {
     Term::from_field_json_path(field, path, true)
 }
 
-fn exists(field: &str) -> Box<dyn TantivyQuery> {
+fn exists(schema: &EventSchema, field: &str) -> Box<dyn TantivyQuery> {
     if TEXT_FIELDS.contains(&field) || field == fields::TIMESTAMP {
         // Every stored event has a timestamp and an original.
         return Box::new(AllQuery);
     }
-    Box::new(ExistsQuery::new(format!("f.{field}"), true))
+    // Text and booleans: any term at this path or below it (`_exists_:url` matches
+    // `url.full`). Numbers are binary in the term dictionary, out of a regex's reach,
+    // but they all have a column in `n`.
+    let regex = format!("{}(\\x01.*)?\\x00.*", json_path_regex(field));
+    let text: Box<dyn TantivyQuery> = match RegexQuery::from_pattern(&regex, schema.f) {
+        Ok(query) => Box::new(query),
+        Err(_) => Box::new(EmptyQuery),
+    };
+    let numeric = ExistsQuery::new(format!("n.{field}"), true);
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Should, text),
+        (Occur::Should, Box::new(numeric)),
+    ]))
+}
+
+/// A JSON path as the start of a term-dictionary key of a JSON field: segments joined
+/// by 0x01 (followed by 0x00, the type code and the value).
+fn json_path_regex(field: &str) -> String {
+    let mut regex = String::new();
+    for (idx, segment) in field.split('.').enumerate() {
+        if idx > 0 {
+            regex.push_str("\\x01");
+        }
+        regex.push_str(&regex_syntax_escape(segment));
+    }
+    regex
 }
 
 fn wildcard(
@@ -344,7 +377,7 @@ fn wildcard(
 ) -> Result<Box<dyn TantivyQuery>, StoreError> {
     if pattern == "*" {
         return Ok(match field {
-            Some(field) => exists(field),
+            Some(field) => exists(schema, field),
             None => Box::new(AllQuery),
         });
     }
@@ -353,15 +386,7 @@ fn wildcard(
         None => (value_regex, schema.text),
         Some(field) if TEXT_FIELDS.contains(&field) => (value_regex, schema.text),
         Some(field) => {
-            // Keys of a JSON field in the term dictionary are
-            // `path segments joined by 0x01` 0x00 `type code` `value`.
-            let mut regex = String::new();
-            for (idx, segment) in field.split('.').enumerate() {
-                if idx > 0 {
-                    regex.push_str("\\x01");
-                }
-                regex.push_str(&regex_syntax_escape(segment));
-            }
+            let mut regex = json_path_regex(field);
             regex.push_str("\\x00s");
             regex.push_str(&value_regex);
             (regex, schema.f)
@@ -457,46 +482,49 @@ fn range(
         )));
     }
     if bound_texts.iter().all(|text| text.parse::<f64>().is_ok()) {
-        // Numbers may be stored as JSON numbers (`f`) or as numeric strings (`n`), and
-        // as integers or floats: ask every column that can hold them.
+        // Numbers, and strings that are numbers, are columns of `n`, as integers or
+        // floats: ask both columns.
         let mut alternatives: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
-        for json_field in [schema.f, schema.n] {
-            let make_f64 =
-                |text: &str| -> Result<Term, StoreError> {
-                    let mut term = json_term(json_field, field);
-                    term.append_type_and_fast_value(text.parse::<f64>().map_err(|_| {
-                        StoreError::InvalidQuery(format!("`{text}` is not a number"))
-                    })?);
-                    Ok(term)
-                };
+        let make_f64 = |text: &str| -> Result<Term, StoreError> {
+            let mut term = json_term(schema.n, field);
+            term.append_type_and_fast_value(
+                text.parse::<f64>()
+                    .map_err(|_| StoreError::InvalidQuery(format!("`{text}` is not a number")))?,
+            );
+            Ok(term)
+        };
+        alternatives.push((
+            Occur::Should,
+            Box::new(RangeQuery::new(
+                map_bound(lower, &make_f64)?,
+                map_bound(upper, &make_f64)?,
+            )),
+        ));
+        if bound_texts.iter().all(|text| text.parse::<i64>().is_ok()) {
+            let make_i64 = |text: &str| -> Result<Term, StoreError> {
+                let mut term = json_term(schema.n, field);
+                term.append_type_and_fast_value(text.parse::<i64>().map_err(|_| {
+                    StoreError::InvalidQuery(format!("`{text}` is not an integer"))
+                })?);
+                Ok(term)
+            };
             alternatives.push((
                 Occur::Should,
                 Box::new(RangeQuery::new(
-                    map_bound(lower, &make_f64)?,
-                    map_bound(upper, &make_f64)?,
+                    map_bound(lower, &make_i64)?,
+                    map_bound(upper, &make_i64)?,
                 )),
             ));
-            if bound_texts.iter().all(|text| text.parse::<i64>().is_ok()) {
-                let make_i64 = |text: &str| -> Result<Term, StoreError> {
-                    let mut term = json_term(json_field, field);
-                    term.append_type_and_fast_value(text.parse::<i64>().map_err(|_| {
-                        StoreError::InvalidQuery(format!("`{text}` is not an integer"))
-                    })?);
-                    Ok(term)
-                };
-                alternatives.push((
-                    Occur::Should,
-                    Box::new(RangeQuery::new(
-                        map_bound(lower, &make_i64)?,
-                        map_bound(upper, &make_i64)?,
-                    )),
-                ));
-            }
         }
         return Ok(Box::new(BooleanQuery::new(alternatives)));
     }
+    if !crate::schema::is_aggregatable(field) {
+        return Err(StoreError::InvalidQuery(format!(
+            "a range of text values needs an aggregatable field, and `{field}` is not one (numbers, IP addresses and @timestamp work on every field)"
+        )));
+    }
     let make_str = |text: &str| -> Result<Term, StoreError> {
-        let mut term = json_term(schema.f, field);
+        let mut term = json_term(schema.agg, field);
         term.append_type_and_str(text);
         Ok(term)
     };

@@ -45,6 +45,10 @@ fn query_forms_match_the_expected_events() {
         ("source.ip:192.168.0.0/16 OR source.ip:2001:db8::/32", 2),
         ("source.ip:\"2001:db8:0::1\"", 1),
         ("_exists_:url.full", 1),
+        ("_exists_:url", 1),
+        ("_exists_:source.port", 1),
+        // Text ranges compare the values as written (case-sensitive), like Elasticsearch keywords.
+        ("user.name:[alice TO bob]", 2),
         ("NOT _exists_:source.ip", 1),
         ("password", 1),
         ("\"failed password\"", 1),
@@ -258,4 +262,23 @@ fn a_store_directory_is_opened_by_one_process_at_a_time() {
     let _store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
     let second = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned()));
     assert!(matches!(second, Err(crate::StoreError::Locked(_))));
+}
+
+#[test]
+fn only_aggregatable_fields_have_terms_aggregations() {
+    assert!(
+        crate::AGGREGATABLE_FIELDS
+            .windows(2)
+            .all(|pair| pair[0] < pair[1]),
+        "AGGREGATABLE_FIELDS must stay sorted (binary search)"
+    );
+    let (_dir, store) = store_with_sample();
+    let mut request = SearchRequest::new(query::Query::All);
+    request.aggregations = vec![Aggregation::Terms {
+        name: "x".into(),
+        field: "process.command_line".into(),
+        size: 5,
+    }];
+    let error = store.search(&request).unwrap_err().to_string();
+    assert!(error.contains("cannot be aggregated"), "{error}");
 }

@@ -11,7 +11,8 @@ use crate::BuildError;
 #[serde(deny_unknown_fields)]
 pub struct SyslogConfig {
     /// Address for UDP and TCP, e.g. `0.0.0.0:514`. Port 0 picks a free port (the same
-    /// one for both protocols).
+    /// one for both protocols). Default `127.0.0.1:5514`.
+    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Syslog over TLS (RFC 5425), on its own address. Off when absent.
     #[serde(default)]
@@ -47,6 +48,10 @@ pub struct SyslogTlsConfig {
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest accepted [`SyslogConfig::max_frame_bytes`]: 16 MiB.
 pub const MAX_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5514))
+}
 
 fn default_max_frame_bytes() -> usize {
     DEFAULT_MAX_FRAME_BYTES

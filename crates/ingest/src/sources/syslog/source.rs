@@ -250,10 +250,34 @@ fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, BuildError> {
         addr,
         source,
     };
-    let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .map_err(bind_error)?;
+    // A burst larger than the kernel's default receive buffer (about 200 KiB) is lost in
+    // the kernel before we can read or count it. Ask for more; Linux caps the request at
+    // net.core.rmem_max, so say when it did.
+    if let Err(error) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER_BYTES) {
+        tracing::warn!(%error, "could not enlarge the udp receive buffer");
+    }
+    if let Ok(granted) = socket.recv_buffer_size()
+        && granted < UDP_RECEIVE_BUFFER_BYTES
+    {
+        tracing::warn!(
+            granted,
+            wanted = UDP_RECEIVE_BUFFER_BYTES,
+            "udp receive buffer capped by net.core.rmem_max; raise it (sysctl) to survive bursts"
+        );
+    }
+    socket.bind(&addr.into()).map_err(bind_error)?;
     socket.set_nonblocking(true).map_err(bind_error)?;
-    Ok(socket)
+    Ok(socket.into())
 }
+
+/// Receive buffer requested for the UDP socket.
+const UDP_RECEIVE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Binds TCP and UDP on the same port. With port 0 the TCP port is picked first and UDP
 /// tries to follow it; the rare clash with another UDP user is retried.
