@@ -1,5 +1,8 @@
 """`sentinella import` with real files: EVTX attack samples and loghub Linux/OpenSSH logs."""
 
+import csv
+import io
+import json
 import subprocess
 
 from conftest import BIN, SHARED
@@ -68,3 +71,39 @@ def test_corrupted_evtx_is_reported_and_good_files_still_import(server, tmp_path
     assert "unreadable" in result.stdout + result.stderr
     server.refresh()
     assert server.search("log.parser:evtx", limit=0)["total"] > 0
+
+
+def test_plain_file_with_a_huge_line_and_no_newline_imports_bounded(server, tmp_path):
+    path = tmp_path / "auth.log"
+    with open(path, "wb") as out:
+        out.write(b"Jan  5 10:00:00 gw sshd[42]: Accepted password for eve from 192.0.2.10 port 5000 ssh2\n")
+        out.write(b"Jan  5 10:00:01 gw app: " + b"x" * (5 * 1024 * 1024) + b"\n")
+        out.write(b"Jan  5 10:00:02 gw sshd[43]: Failed password for root from 192.0.2.11 port 5001 ssh2")
+    run_import(server, path)
+    server.refresh()
+    assert server.search("user.name:eve AND source.ip:192.0.2.10", limit=0)["total"] == 1
+    assert server.search("source.ip:192.0.2.11", limit=0)["total"] == 1
+    long_line = server.search("log.syslog.appname:app", limit=1)["hits"]
+    assert long_line and len(long_line[0]["event"]["original"]) <= 1024 * 1024
+
+
+def test_search_command_prints_table_json_and_csv(server):
+    status, _ = server.request("POST", "/api/v1/ingest", [
+        {"message": "=cmd|' /C calc'!A0", "user": {"name": "frank"}, "host": {"name": "ws-1"}},
+        {"message": "second, with comma", "user": {"name": "frank"}, "host": {"name": "ws-2"}},
+    ])
+    assert status == 200
+    server.refresh()
+    base = [BIN, "search", "user.name:frank", "--since", "1h", "--data-dir", str(server.data_dir), "--server", server.url]
+    table = subprocess.run([*base, "--format", "table"], capture_output=True, text=True, check=True).stdout
+    assert "ws-1" in table and "2 of 2 matching events" in table
+    lines = subprocess.run([*base, "--format", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert sorted(json.loads(line)["host"]["name"] for line in lines) == ["ws-1", "ws-2"]
+    csv_out = subprocess.run([*base, "--format", "csv"], capture_output=True, text=True, check=True).stdout
+    rows = list(csv.reader(io.StringIO(csv_out)))
+    assert rows[0] == ["@timestamp", "host.name", "log.parser", "message"]
+    messages = sorted(row[3] for row in rows[1:])
+    # A formula is defused for spreadsheets; commas are quoted.
+    assert messages == ["'=cmd|' /C calc'!A0", "second, with comma"]
+    bad = subprocess.run([*base[:2], "(unclosed", *base[3:]], capture_output=True, text=True)
+    assert bad.returncode != 0 and "expected" in bad.stderr

@@ -200,6 +200,45 @@ fn sniff(path: &Path) -> anyhow::Result<Kind> {
     Ok(Kind::Lines)
 }
 
+/// Longest line read from a file; the rest of a longer line is skipped, so a file
+/// without newlines cannot exhaust memory.
+const MAX_LINE_BYTES: u64 = 1024 * 1024;
+
+/// Reads the next line (without its newline) into `buf`. `None` at end of file;
+/// `Some(true)` when the line was longer than [`MAX_LINE_BYTES`] and was cut.
+fn next_line(
+    reader: &mut impl std::io::BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE_BYTES)
+        .read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Some(false));
+    }
+    if (n as u64) < MAX_LINE_BYTES {
+        return Ok(Some(false)); // last line of the file, without newline
+    }
+    // Skip the rest of the over-long line.
+    let mut skipped = Vec::new();
+    loop {
+        skipped.clear();
+        let n = reader
+            .by_ref()
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut skipped)?;
+        if n == 0 || skipped.last() == Some(&b'\n') {
+            return Ok(Some(true));
+        }
+    }
+}
+
 fn import_file(path: &Path, sink: &Sink) -> anyhow::Result<FileCounts> {
     let mut counts = FileCounts::default();
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
@@ -247,8 +286,13 @@ fn import_file(path: &Path, sink: &Sink) -> anyhow::Result<FileCounts> {
                     }
                 }
             } else {
-                for line in reader.split(b'\n') {
-                    let line = line?;
+                let mut reader = reader;
+                let mut line = Vec::new();
+                while let Some(cut) = next_line(&mut reader, &mut line)? {
+                    if cut {
+                        counts.failed += 1;
+                        continue;
+                    }
                     let line = line.trim_ascii();
                     if line.is_empty() {
                         continue;
@@ -268,10 +312,13 @@ fn import_file(path: &Path, sink: &Sink) -> anyhow::Result<FileCounts> {
             }
         }
         Kind::Lines => {
-            let reader = BufReader::new(std::fs::File::open(path)?);
-            for line in reader.split(b'\n') {
-                let line = line?;
-                let line = String::from_utf8_lossy(&line);
+            let mut reader = BufReader::new(std::fs::File::open(path)?);
+            let mut bytes = Vec::new();
+            while let Some(cut) = next_line(&mut reader, &mut bytes)? {
+                // An over-long line is kept cut (its start is what identifies it), and
+                // decoders note the invalid UTF-8 a cut may leave at the end.
+                let _ = cut;
+                let line = String::from_utf8_lossy(&bytes);
                 let line = line.trim_end_matches('\r');
                 if line.is_empty() {
                     continue;
