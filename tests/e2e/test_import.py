@@ -107,3 +107,15 @@ def test_search_command_prints_table_json_and_csv(server):
     assert messages == ["'=cmd|' /C calc'!A0", "second, with comma"]
     bad = subprocess.run([*base[:2], "(unclosed", *base[3:]], capture_output=True, text=True)
     assert bad.returncode != 0 and "expected" in bad.stderr
+
+
+def test_loghub_linux_auth_lines_are_parsed(server):
+    log = SHARED / "logs" / "loghub" / "Linux" / "Linux_2k.log"
+    run_import(server, log)
+    server.refresh()
+    assert server.search("*", limit=0)["total"] == 2000
+    # pam_unix authentication failures from sshd carry the remote host as source.ip.
+    failures = server.search("log.syslog.appname:sshd* AND \"authentication failure\"", limit=0)["total"]
+    assert failures > 0
+    assert server.search("log.parser:*pam* OR log.parser:*sshd* OR log.parser:*su", limit=0)["total"] > 0
+    assert server.search("log.parser:raw", limit=0)["total"] == 0

@@ -48,21 +48,23 @@ impl Writer {
     fn write_group(&self, jobs: Vec<Job>) {
         let received_at = Timestamp::now();
         let mut events = Vec::new();
-        let mut counts = Vec::with_capacity(jobs.len());
-        for job in &jobs {
+        let mut acks = Vec::with_capacity(jobs.len());
+        for Job { batch, ack } in jobs {
+            let input_type = batch.input_type;
             let before = events.len();
-            let (n_bytes, n_fallback) = self.decode_batch(&job.batch, received_at, &mut events);
+            let (n_bytes, n_fallback) = self.decode_batch(batch, received_at, &mut events);
             let n_events = events.len() - before;
-            metrics::record_batch(job.batch.input_type, n_events, n_bytes, n_fallback);
-            counts.push(n_events);
+            metrics::record_batch(input_type, n_events, n_bytes, n_fallback);
+            acks.push((ack, input_type, n_events));
         }
         match self.store.append(events) {
             Ok(receipt) => {
                 let mut next_seq = receipt.first_seq;
-                for (job, n_events) in jobs.into_iter().zip(counts) {
+                for (ack, input_type, n_events) in acks {
                     next_seq += n_events as u64;
-                    metrics::record_stored(job.batch.input_type, n_events);
-                    let _ = job.ack.send(Ok(Ack {
+                    metrics::record_stored(input_type, n_events);
+                    // A source that stopped waiting (UDP never waits) is not an error.
+                    let _ = ack.send(Ok(Ack {
                         n_events,
                         last_seq: next_seq.saturating_sub(1),
                     }));
@@ -70,9 +72,9 @@ impl Writer {
             }
             Err(error) => {
                 tracing::error!(%error, "events not stored; their batches are rejected");
-                for (job, n_events) in jobs.into_iter().zip(counts) {
-                    metrics::record_failed(job.batch.input_type, n_events);
-                    let _ = job.ack.send(Err(SubmitError::Storage(error.to_string())));
+                for (ack, input_type, n_events) in acks {
+                    metrics::record_failed(input_type, n_events);
+                    let _ = ack.send(Err(SubmitError::Storage(error.to_string())));
                 }
             }
         }
@@ -81,7 +83,7 @@ impl Writer {
     /// Appends the batch's events; returns (bytes received, events that fell back).
     fn decode_batch(
         &self,
-        batch: &Batch,
+        batch: Batch,
         received_at: Timestamp,
         events: &mut Vec<Event>,
     ) -> (usize, usize) {
@@ -92,7 +94,7 @@ impl Writer {
         };
         let mut n_bytes = 0;
         let mut n_fallback = 0;
-        for payload in &batch.items {
+        for payload in batch.items {
             n_bytes += payload.approx_len();
             let event = self.decode(payload, received_at, &context);
             if event.get(fields::LOG_PARSE_ERROR).is_some() {
@@ -105,14 +107,12 @@ impl Writer {
 
     /// Turns one payload into an event. Never fails: what cannot be parsed is kept
     /// as-is with the reason (see `formats`).
-    pub fn decode(&self, payload: &Payload, received_at: Timestamp, context: &Context) -> Event {
+    pub fn decode(&self, payload: Payload, received_at: Timestamp, context: &Context) -> Event {
         let record = match payload {
-            Payload::Syslog(bytes) => formats::syslog::decode(bytes, received_at),
-            Payload::Line(line) => formats::decode_line(line, received_at),
-            Payload::Json { doc, original } => {
-                formats::json::decode(doc.clone(), original.clone(), received_at)
-            }
-            Payload::Record(record) => record.clone(),
+            Payload::Syslog(bytes) => formats::syslog::decode(&bytes, received_at),
+            Payload::Line(line) => formats::decode_line(&line, received_at),
+            Payload::Json { doc, original } => formats::json::decode(doc, original, received_at),
+            Payload::Record(record) => record,
         };
         self.normalizer.normalize(record, context)
     }
