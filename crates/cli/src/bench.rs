@@ -71,6 +71,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         idle_rss as f64 / 1024.0
     );
 
+    // RSS counts mapped index files too (the OS can drop those pages at will); the
+    // anonymous part is the memory Sentinella really holds. Sample both.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = std::sync::Arc::clone(&sampling);
+        std::thread::spawn(move || {
+            let mut peak_anon = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak_anon = peak_anon.max(rss_kib("RssAnon"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak_anon
+        })
+    };
     let day_start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
     let n = args.events;
 
@@ -215,7 +229,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         total_raw as f64 / 1048576.0,
         store_bytes as f64 / total_raw as f64
     );
-    println!("peak RSS: {:.1} MiB", rss_kib("VmHWM") as f64 / 1024.0);
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak_anon = sampler.join().unwrap_or(0);
+    println!(
+        "peak RSS: {:.1} MiB (of which anonymous memory, sampled every 100 ms: {:.1} MiB; the rest is mapped index files)",
+        rss_kib("VmHWM") as f64 / 1024.0,
+        peak_anon as f64 / 1024.0
+    );
     let _ = stop_tx.send(());
     server_thread
         .join()

@@ -10,9 +10,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use config::{RetentionConfig, ServerConfig, StoreTuning};
 pub use token::{ADMIN_TOKEN_FILE, ensure_admin_token, tokens_equal};
+
+/// Requests handled at once per HTTP listener; more wait, unread, in their sockets. With
+/// request bodies of up to 100 MiB this is what bounds ingest memory.
+const MAX_CONCURRENT_REQUESTS: usize = 32;
 
 /// Addresses the server actually bound (ports may have been 0).
 #[derive(Debug, Clone)]
@@ -102,7 +107,9 @@ pub async fn run(
         auth: Arc::clone(&auth),
         metrics,
     });
-    let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), Arc::clone(&auth));
+    let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), Arc::clone(&auth))
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
+    let api_router = api_router.layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     let http_task = tokio::spawn(
         axum::serve(http_listener, api_router)
             .with_graceful_shutdown(stopped(stop_rx.clone()))

@@ -122,7 +122,7 @@ impl EmbeddedStore {
 
         // The queue to the indexer is bounded: when indexing falls behind, appends block,
         // and that backpressure reaches the sources.
-        let (indexer_tx, indexer_rx) = sync_channel(16);
+        let (indexer_tx, indexer_rx) = sync_channel(2);
         let handle = std::thread::Builder::new()
             .name("store-indexer".into())
             .spawn(move || indexer.run(indexer_rx))
