@@ -457,7 +457,7 @@ impl Indexer {
                 }
             };
             let day = date_of_event(&event);
-            let doc = schema.document(seq, &event, &payload);
+            let doc = schema.document(seq, event, &payload);
             let result = self
                 .partition(day)
                 .and_then(|partition| partition.add(seq, doc));

@@ -173,32 +173,44 @@ impl EventSchema {
 
     /// Builds the document for one event. `fallback_ts` is used when the event has no
     /// valid `@timestamp` (the pipeline always sets one; this is defence in depth).
-    pub fn document(&self, seq: u64, event: &Event, source_json: &[u8]) -> TantivyDocument {
+    pub fn document(&self, seq: u64, mut event: Event, source_json: &[u8]) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
         doc.add_bytes(self.source, source_json);
         doc.add_u64(self.seq, seq);
-        doc.add_date(self.ts, date_of(event));
+        doc.add_date(self.ts, date_of(&event));
+        for (idx, path) in fields::IP_FIELDS.iter().enumerate() {
+            for_each_ip(event.get(path), |ip| doc.add_ip_addr(self.ips[idx], ip));
+        }
+
+        // The event is ours to take apart (its JSON is already in `source_json`): the
+        // long text goes to `text`, and what remains is indexed as `f` in place, without
+        // copying every string into an intermediate document.
+        let message = event.remove(fields::MESSAGE);
+        let original = event.remove(fields::EVENT_ORIGINAL);
+        for path in TEXT_ONLY_FIELDS {
+            event.remove(path);
+        }
+        // Free text is the message when the decoder found one (for JSON documents the
+        // original is the whole document, whose fields are already in `f`), else the
+        // original line.
+        let full_text = match (message, original) {
+            (Some(Value::String(message)), _) => Some(message),
+            (_, Some(Value::String(original))) => Some(original),
+            _ => None,
+        };
+        if let Some(text) = full_text {
+            doc.add_text(self.text, text);
+        }
 
         let mut columns = Columns::default();
-        let keywords = keyword_object(event.as_map(), &mut String::new(), &mut columns);
-        doc.add_field_value(self.f, &OwnedValue::Object(keywords));
+        let mut keywords = Value::Object(event.into_map());
+        prepare_keywords(&mut keywords, &mut String::new(), &mut columns);
+        doc.add_field_value(self.f, &keywords);
         if !columns.numeric.is_empty() {
             doc.add_object(self.n, columns.numeric);
         }
         if !columns.aggregatable.is_empty() {
             doc.add_object(self.agg, columns.aggregatable);
-        }
-        // Free text is the message when the decoder found one (for JSON documents the
-        // original is the whole document, whose fields are already in `f`), else the
-        // original line.
-        let full_text = event
-            .get_str(fields::MESSAGE)
-            .or_else(|| event.get_str(fields::EVENT_ORIGINAL));
-        if let Some(text) = full_text {
-            doc.add_text(self.text, text);
-        }
-        for (idx, path) in fields::IP_FIELDS.iter().enumerate() {
-            for_each_ip(event.get(path), |ip| doc.add_ip_addr(self.ips[idx], ip));
         }
         doc
     }
@@ -247,54 +259,45 @@ struct Columns {
     aggregatable: BTreeMap<String, OwnedValue>,
 }
 
-fn keyword_object(
-    map: &serde_json::Map<String, Value>,
-    path: &mut String,
-    columns: &mut Columns,
-) -> Vec<(String, OwnedValue)> {
-    let mut object = Vec::with_capacity(map.len());
-    for (key, value) in map {
-        let len = path.len();
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(key);
-        if !TEXT_ONLY_FIELDS.contains(&path.as_str()) {
-            let keyword = keyword_value(value, path, columns);
-            if !matches!(keyword, OwnedValue::Object(_)) && is_aggregatable(path) {
-                columns.aggregatable.insert(path.clone(), keyword.clone());
-            }
-            object.push((key.clone(), keyword));
-        }
-        path.truncate(len);
-    }
-    object
-}
-
-fn keyword_value(value: &Value, path: &mut String, columns: &mut Columns) -> OwnedValue {
+/// Cuts long strings in place and collects the numeric and aggregatable columns, keyed
+/// by dotted path.
+fn prepare_keywords(value: &mut Value, path: &mut String, columns: &mut Columns) {
     match value {
-        Value::Object(inner) => OwnedValue::Object(keyword_object(inner, path, columns)),
-        Value::Array(items) => OwnedValue::Array(
-            items
-                .iter()
-                .map(|item| keyword_value(item, path, columns))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                prepare_keywords(inner, path, columns);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                prepare_keywords(item, path, columns);
+            }
+        }
         Value::String(text) => {
             if text.len() <= 24
-                && !columns.numeric.contains_key(path.as_str())
                 && let Some(number) = parse_number(text)
             {
-                columns.numeric.insert(path.clone(), number);
+                push_column(&mut columns.numeric, path, number);
             }
             if text.len() > MAX_KEYWORD_BYTES {
                 let mut cut = MAX_KEYWORD_BYTES;
                 while !text.is_char_boundary(cut) {
                     cut -= 1;
                 }
-                OwnedValue::Str(text[..cut].to_owned())
-            } else {
-                OwnedValue::Str(text.clone())
+                text.truncate(cut);
+            }
+            if is_aggregatable(path) {
+                push_column(
+                    &mut columns.aggregatable,
+                    path,
+                    OwnedValue::Str(text.clone()),
+                );
             }
         }
         Value::Number(number) => {
@@ -305,13 +308,32 @@ fn keyword_value(value: &Value, path: &mut String, columns: &mut Columns) -> Own
             } else {
                 OwnedValue::F64(number.as_f64().unwrap_or(f64::NAN))
             };
-            if !columns.numeric.contains_key(path.as_str()) {
-                columns.numeric.insert(path.clone(), value.clone());
+            if is_aggregatable(path) {
+                push_column(&mut columns.aggregatable, path, value.clone());
             }
-            value
+            push_column(&mut columns.numeric, path, value);
         }
-        Value::Bool(flag) => OwnedValue::Bool(*flag),
-        Value::Null => OwnedValue::Null,
+        Value::Bool(flag) => {
+            if is_aggregatable(path) {
+                push_column(&mut columns.aggregatable, path, OwnedValue::Bool(*flag));
+            }
+        }
+        Value::Null => {}
+    }
+}
+
+/// Adds a value to a column; a second value at the same path (array elements) makes it
+/// multi-valued.
+fn push_column(columns: &mut BTreeMap<String, OwnedValue>, path: &str, value: OwnedValue) {
+    match columns.get_mut(path) {
+        None => {
+            columns.insert(path.to_owned(), value);
+        }
+        Some(OwnedValue::Array(values)) => values.push(value),
+        Some(existing) => {
+            let first = std::mem::replace(existing, OwnedValue::Null);
+            *existing = OwnedValue::Array(vec![first, value]);
+        }
     }
 }
 

@@ -15,7 +15,7 @@ fn store_with_sample() -> (tempfile::TempDir, EmbeddedStore) {
             event(json!({"@timestamp": "2024-03-01T10:00:00Z", "event": {"code": "4624", "original": "An account was successfully logged on"}, "user": {"name": "Alice"}, "source": {"ip": "10.1.2.3", "port": 50123}, "winlog": {"event_id": "4624"}})),
             event(json!({"@timestamp": "2024-03-01T11:00:00Z", "event": {"code": "4625"}, "message": "Failed password for root from 192.168.0.7 port 22 ssh2", "user": {"name": "root"}, "source": {"ip": "192.168.0.7"}})),
             event(json!({"@timestamp": "2024-03-02T09:30:00Z", "event": {"code": "4688"}, "process": {"command_line": "C:\\Windows\\System32\\cmd.exe /c whoami"}, "user": {"name": "alice"}, "source": {"ip": "2001:db8::1"}})),
-            event(json!({"@timestamp": "2024-03-03T09:30:00Z", "event": {"code": "4634"}, "user": {"name": "bob"}, "url": {"full": "http://evil.example/x?a=1"}})),
+            event(json!({"@timestamp": "2024-03-03T09:30:00Z", "event": {"code": "4634"}, "user": {"name": "bob"}, "url": {"full": "http://evil.example/x?a=1"}, "tags": ["vpn", "admin"], "related": {"ip": ["10.9.9.9", "10.9.9.10"]}, "labels": {"site": ["rome", "milan"]}})),
         ])
         .unwrap();
     store.refresh().unwrap();
@@ -59,6 +59,10 @@ fn query_forms_match_the_expected_events() {
         ("process.command_line:*whoami*", 1),
         ("url.full:http\\://evil.example*", 1),
         ("user.name:nobody", 0),
+        ("tags:admin", 1),
+        ("related.ip:10.9.9.10", 1),
+        ("related.ip:10.9.0.0/16", 1),
+        ("labels.site:milan", 1),
     ];
     let mut failures = Vec::new();
     for (text, expected) in cases {
@@ -112,6 +116,11 @@ fn aggregations_terms_and_histogram() {
             name: "per_day".into(),
             interval_secs: 86_400,
         },
+        Aggregation::Terms {
+            name: "sites".into(),
+            field: "labels.site".into(),
+            size: 10,
+        },
     ];
     let response = store.search(&request).unwrap();
     let users = &response.aggregations["users"]["buckets"];
@@ -135,6 +144,11 @@ fn aggregations_terms_and_histogram() {
         .map(|b| b["doc_count"].as_u64().unwrap())
         .collect();
     assert_eq!(days, [2, 1, 1]);
+    let sites = response.aggregations["sites"]["buckets"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(sites, 2, "both values of a multi-valued field are counted");
 }
 
 #[test]
