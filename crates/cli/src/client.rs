@@ -65,20 +65,31 @@ impl Client {
         read_json(response)
     }
 
+    /// POSTs a body. A 429 (the server's queue is full) is retried with backoff for up
+    /// to a minute: the request was not accepted, so resending cannot duplicate.
     pub fn post(
         &self,
         path: &str,
         content_type: &str,
         body: &[u8],
     ) -> anyhow::Result<serde_json::Value> {
-        let response = self
-            .agent
-            .post(format!("{}{}", self.base, path))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("Content-Type", content_type)
-            .send(body)
-            .with_context(|| format!("calling {}", self.base))?;
-        read_json(response)
+        let mut delay = Duration::from_millis(50);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = self
+                .agent
+                .post(format!("{}{}", self.base, path))
+                .header("Authorization", format!("Bearer {}", self.token))
+                .header("Content-Type", content_type)
+                .send(body)
+                .with_context(|| format!("calling {}", self.base))?;
+            if response.status() == 429 && std::time::Instant::now() < deadline {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue;
+            }
+            return read_json(response);
+        }
     }
 }
 
