@@ -51,7 +51,6 @@ impl StoreConfig {
 /// What searches see of a partition.
 #[derive(Clone)]
 pub(crate) struct SearchablePartition {
-    pub day: Date,
     pub reader: IndexReader,
 }
 
@@ -349,7 +348,6 @@ impl Indexer {
                 .insert(
                     day,
                     SearchablePartition {
-                        day,
                         reader: partition.reader.clone(),
                     },
                 );
@@ -456,7 +454,7 @@ impl Indexer {
                     continue;
                 }
             };
-            let day = date_of_event(&event);
+            let day = partition_day(&event);
             let doc = schema.document(seq, event, &payload);
             let result = self
                 .partition(day)
@@ -585,10 +583,20 @@ impl Indexer {
     }
 }
 
-fn date_of_event(event: &Event) -> Date {
+/// The partition an event goes to: the UTC day of its time, clamped to between ten years
+/// ago and tomorrow. A sender with a wild clock (or a hostile one) would otherwise create a
+/// partition, with its files and writer, per distinct day it claims. Searches prune by
+/// each segment's real time bounds, so clamped events are still found by their own time.
+fn partition_day(event: &Event) -> Date {
     let micros = date_of(event).into_timestamp_micros();
-    jiff::Timestamp::from_microsecond(micros)
+    let day = jiff::Timestamp::from_microsecond(micros)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
+        .date();
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let earliest = today.saturating_sub(jiff::Span::new().days(3650));
+    let latest = today.saturating_add(jiff::Span::new().days(1));
+    day.clamp(earliest, latest)
 }

@@ -35,8 +35,12 @@ pub(crate) fn run(
     let query = with_time_range(schema, translate(schema, &request.query)?, request);
     let aggregations = build_aggregations(&request.aggregations)?;
 
-    let from_day = request.from.map(day_of);
-    let to_day = request.to.map(day_of);
+    let from = request
+        .from
+        .map(|ts| DateTime::from_timestamp_micros(ts.as_microsecond()));
+    let to = request
+        .to
+        .map(|ts| DateTime::from_timestamp_micros(ts.as_microsecond()));
     let mut total = 0u64;
     let mut hits = Vec::new();
     let mut skip = request.offset;
@@ -45,12 +49,10 @@ pub(crate) fn run(
     // Partitions arrive newest first and hold disjoint days, so pages can be cut
     // partition by partition.
     for partition in partitions {
-        if from_day.is_some_and(|from| partition.day < from)
-            || to_day.is_some_and(|to| partition.day > to)
-        {
+        let searcher = partition.reader.searcher();
+        if !may_hold(&searcher, from, to) {
             continue;
         }
-        let searcher = partition.reader.searcher();
         let want = skip + request.limit.saturating_sub(hits.len());
         let (count, top) = if want > 0 {
             searcher.search(
@@ -103,8 +105,23 @@ pub(crate) fn run(
     })
 }
 
-fn day_of(ts: jiff::Timestamp) -> jiff::civil::Date {
-    ts.to_zoned(jiff::tz::TimeZone::UTC).date()
+/// Whether a partition may hold events in `[from, to)`, from the time column's bounds in
+/// each segment. Exact, unlike the partition's day: events with implausible clocks are
+/// kept in the nearest plausible partition (see `embedded::partition_day`).
+fn may_hold(searcher: &tantivy::Searcher, from: Option<DateTime>, to: Option<DateTime>) -> bool {
+    if from.is_none() && to.is_none() {
+        return true;
+    }
+    searcher.segment_readers().iter().any(|segment| {
+        let Ok(column) = segment.fast_fields().date("ts") else {
+            return true;
+        };
+        if column.num_docs() == 0 {
+            return false;
+        }
+        from.is_none_or(|from| column.max_value() >= from)
+            && to.is_none_or(|to| column.min_value() < to)
+    })
 }
 
 fn with_time_range(

@@ -296,3 +296,26 @@ fn only_aggregatable_fields_have_terms_aggregations() {
     let error = store.search(&request).unwrap_err().to_string();
     assert!(error.contains("cannot be aggregated"), "{error}");
 }
+
+#[test]
+fn wild_clocks_do_not_multiply_partitions_and_are_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    let events = (0..50)
+        .flat_map(|year| {
+            [
+                event(json!({"@timestamp": format!("{}-06-01T00:00:00Z", 2100 + year), "kind": "future"})),
+                event(json!({"@timestamp": format!("{}-06-01T00:00:00Z", 1800 + year), "kind": "past"})),
+            ]
+        })
+        .collect();
+    store.append(events).unwrap();
+    store.refresh().unwrap();
+    assert_eq!(store.stats().partitions, 2, "one partition per clamp end");
+    let mut request = SearchRequest::new(query::parse("kind:future").unwrap());
+    request.from = Some("2149-01-01T00:00:00Z".parse().unwrap());
+    assert_eq!(store.search(&request).unwrap().total, 1);
+    let mut request = SearchRequest::new(query::parse("kind:past").unwrap());
+    request.to = Some("1801-01-01T00:00:00Z".parse().unwrap());
+    assert_eq!(store.search(&request).unwrap().total, 1);
+}
