@@ -18,28 +18,39 @@ const CHUNK_DOCS: usize = 5_000;
 /// Line errors listed in a response (all are counted).
 const MAX_LISTED_ERRORS: usize = 100;
 
+/// `POST /api/v1/ingest`: events as NDJSON or a JSON array.
 pub(crate) async fn ingest_json(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body = decompress(&headers, body)?;
-    let (payloads, errors) = tokio::task::spawn_blocking(move || parse_documents(&body))
-        .await
-        .map_err(|err| ApiError::Internal(err.to_string()))?;
-    submit(&state, "http", payloads, errors).await
+    ingest(&state, &headers, body, "http", parse_documents).await
 }
 
+/// `POST /api/v1/ingest/records`: records decoded by `sentinella import`, as NDJSON.
 pub(crate) async fn ingest_records(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body = decompress(&headers, body)?;
-    let (payloads, errors) = tokio::task::spawn_blocking(move || parse_records(&body))
+    ingest(&state, &headers, body, "import", parse_records).await
+}
+
+type Parser = fn(&[u8]) -> (Vec<Payload>, Vec<LineError>);
+
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Bytes,
+    input_type: &'static str,
+    parse: Parser,
+) -> Result<Json<Value>, ApiError> {
+    let body = decompress(headers, body)?;
+    // Parsing a 100 MiB body takes a while: off the async threads.
+    let (payloads, errors) = tokio::task::spawn_blocking(move || parse(&body))
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?;
-    submit(&state, "import", payloads, errors).await
+    submit(state, input_type, payloads, errors).await
 }
 
 async fn submit(
