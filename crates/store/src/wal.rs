@@ -24,6 +24,8 @@ pub(crate) struct Wal {
     file_bytes: u64,
     max_file_bytes: u64,
     next_seq: u64,
+    /// A write or fsync failed: the current file must not be appended to any more.
+    broken: bool,
 }
 
 /// One record read back during replay.
@@ -54,16 +56,29 @@ impl Wal {
             file_bytes: 0,
             max_file_bytes,
             next_seq,
+            broken: false,
         })
     }
 
     /// Appends payloads, then fsyncs once (group commit). Returns the first sequence
     /// number used; payload `i` got `first + i`.
     pub fn append(&mut self, payloads: &[Vec<u8>]) -> Result<u64, StoreError> {
-        if self.file_bytes >= self.max_file_bytes {
+        if self.broken || self.file_bytes >= self.max_file_bytes {
             self.rotate()?;
+            self.broken = false;
         }
         let first = self.next_seq;
+        let result = self.write_and_sync(payloads);
+        if result.is_err() {
+            // The file may now end in a torn record, where replay stops: nothing may be
+            // written after it. The next append starts a new file; sequence numbers
+            // already handed out are not reused.
+            self.broken = true;
+        }
+        result.map(|()| first)
+    }
+
+    fn write_and_sync(&mut self, payloads: &[Vec<u8>]) -> Result<(), StoreError> {
         let path = self.path.clone();
         for payload in payloads {
             let seq = self.next_seq;
@@ -77,8 +92,8 @@ impl Wal {
                 file.write_all(&seq.to_le_bytes())?;
                 file.write_all(payload)
             };
-            write(&mut self.file).map_err(StoreError::io(&path))?;
             self.next_seq += 1;
+            write(&mut self.file).map_err(StoreError::io(&path))?;
             self.file_bytes += (HEADER_BYTES + payload.len()) as u64;
         }
         self.file.flush().map_err(StoreError::io(&path))?;
@@ -86,8 +101,7 @@ impl Wal {
         self.file
             .get_ref()
             .sync_data()
-            .map_err(StoreError::io(&path))?;
-        Ok(first)
+            .map_err(StoreError::io(&path))
     }
 
     fn rotate(&mut self) -> Result<(), StoreError> {
