@@ -15,6 +15,8 @@ use crate::{ApiError, AppState, MAX_BODY_BYTES};
 
 /// Documents per batch handed to the pipeline.
 const CHUNK_DOCS: usize = 5_000;
+/// Largest single document accepted; larger ones are rejected with their line number.
+const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Line errors listed in a response (all are counted).
 const MAX_LISTED_ERRORS: usize = 100;
 
@@ -158,6 +160,13 @@ fn parse_documents(body: &[u8]) -> (Vec<Payload>, Vec<LineError>) {
     for (idx, line) in body.split(|byte| *byte == b'\n').enumerate() {
         let line = line.trim_ascii();
         if line.is_empty() {
+            continue;
+        }
+        if line.len() > MAX_DOCUMENT_BYTES {
+            errors.push(LineError {
+                line: idx + 1,
+                message: format!("document larger than {MAX_DOCUMENT_BYTES} bytes"),
+            });
             continue;
         }
         match serde_json::from_slice::<Map<String, Value>>(line) {

@@ -4,10 +4,12 @@
 //! - `import`: EVTX, JSON/NDJSON and plain log files into a running server or a stopped data dir
 //! - `search`: query a running server
 //! - `bench`: end-to-end throughput, query latency, disk and memory figures
+//! - `rules check`: load Sigma rules and report what loaded and what was rejected
 
 mod bench;
 mod client;
 mod import;
+mod rules;
 mod search;
 
 use std::net::SocketAddr;
@@ -43,6 +45,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Measure ingest throughput, query latency, disk use and memory.
     Bench(bench::BenchArgs),
+    /// Sigma rules: `check DIR` reports rules loaded and rejected.
+    Rules(rules::RulesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => import::run(args),
         Command::Search(args) => search::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }
 

@@ -199,11 +199,10 @@ impl EventStore for EmbeddedStore {
         for event in &events {
             let payload = serde_json::to_vec(event).expect("a JSON value always serializes");
             if payload.len() > wal::MAX_RECORD_BYTES {
-                return Err(StoreError::InvalidQuery(format!(
-                    "event of {} bytes exceeds the {} byte limit",
-                    payload.len(),
-                    wal::MAX_RECORD_BYTES
-                )));
+                return Err(StoreError::EventTooLarge {
+                    size: payload.len(),
+                    limit: wal::MAX_RECORD_BYTES,
+                });
             }
             payloads.push(payload);
         }

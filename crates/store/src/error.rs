@@ -20,6 +20,14 @@ pub enum StoreError {
     /// Another process (a running server, an import) has the store open.
     #[error("store {0} is in use by another process")]
     Locked(PathBuf),
+    /// One event is larger than a WAL record may be.
+    #[error("event of {size} bytes exceeds the {limit} byte limit")]
+    EventTooLarge {
+        /// Its size as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The store is closed or its writer thread stopped.
     #[error("store closed")]
     Closed,

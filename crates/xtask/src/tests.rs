@@ -20,6 +20,7 @@ const ARCHITECTURE: &str = "\
 | L2 | `formats` | ... |
 | L2 | `normalize` | ... |
 | L2 | `query` | ... |
+| L2 | `sigma` | ... |
 | L3 | `store` | ... |
 | L4 | `pipeline` | ... |
 | L4 | `ingest` | ... |

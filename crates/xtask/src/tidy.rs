@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("formats", 2),
     ("normalize", 2),
     ("query", 2),
+    ("sigma", 2),
     ("store", 3),
     ("pipeline", 4),
     ("ingest", 4),

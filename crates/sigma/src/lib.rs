@@ -1,0 +1,40 @@
+//! Sigma rules: what a rule means and how it matches an event.
+//!
+//! [`RuleSet::load_dir`] reads rule files (rsigma-parser for the YAML → AST step), compiles
+//! each detection rule to our own matcher IR and returns a [`LoadReport`]: the
+//! [`CompiledRule`]s, the parsed correlation and filter rules (not evaluated yet), and every
+//! rejected document with its file, line and [`RuleError`]. A bad rule disables itself only.
+//!
+//! Field names and logsources are data (`mappings/sigma/*.yaml`, [`Mappings`]): a rule's
+//! logsource selects the events it sees, its Sigma field names become event paths
+//! (`Image` → `winlog.event_data.Image`). Matching sees events only through
+//! [`event::Fields`].
+//!
+//! ```
+//! use event::Event;
+//! let rule = "title: whoami\nlogsource: {product: windows, category: process_creation}\n\
+//!             detection:\n  sel: {Image|endswith: '\\whoami.exe'}\n  condition: sel\n";
+//! let report = sigma::RuleSet::load_str(rule, "whoami.yml");
+//! let event: Event = serde_json::from_str(r#"{"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational",
+//!     "event_id": "1", "event_data": {"Image": "C:\\Windows\\System32\\WHOAMI.EXE"}}}"#).unwrap();
+//! let found = report.rules[0].matches(&event).expect("matches");
+//! assert_eq!(found.selections, ["sel"]);
+//! ```
+
+mod compile;
+mod error;
+mod load;
+mod mapping;
+mod matcher;
+mod rule;
+
+pub use error::{MappingError, RuleError};
+pub use load::{LoadReport, Loader, Rejected, RuleSet, Warning};
+pub use mapping::Mappings;
+pub use rule::{
+    CompiledRule, CorrelationKind, CorrelationRule, FilterRule, Level, Logsource, Match, RuleMeta,
+    Status,
+};
+
+#[cfg(test)]
+mod tests;
