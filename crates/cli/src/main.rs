@@ -5,9 +5,12 @@
 //! - `search`: query a running server
 //! - `bench`: end-to-end throughput, query latency, disk and memory figures
 //! - `rules check`: load Sigma rules and report what loaded and what was rejected
+//! - `hunt`: run Sigma rules over EVTX, JSON/NDJSON and log files, no server needed
 
 mod bench;
 mod client;
+mod files;
+mod hunt;
 mod import;
 mod rules;
 mod search;
@@ -47,6 +50,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Sigma rules: `check DIR` reports rules loaded and rejected.
     Rules(rules::RulesArgs),
+    /// Hunt with Sigma rules over EVTX, JSON/NDJSON and log files (no server needed).
+    /// Exits 0 when the hunt ran, with or without detections.
+    Hunt(hunt::HuntArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,7 +78,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,evtx=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -83,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         Command::Search(args) => search::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Hunt(args) => hunt::run(args),
     }
 }
 

@@ -5,6 +5,9 @@
 //! [`CompiledRule`]s, the parsed correlation and filter rules (not evaluated yet), and every
 //! rejected document with its file, line and [`RuleError`]. A bad rule disables itself only.
 //!
+//! [`Engine`] indexes the compiled rules by channel and event id so that each event is
+//! only tried against the rules that can see it; use it to run many rules.
+//!
 //! Field names and logsources are data (`mappings/sigma/*.yaml`, [`Mappings`]): a rule's
 //! logsource selects the events it sees, its Sigma field names become event paths
 //! (`Image` → `winlog.event_data.Image`). Matching sees events only through
@@ -22,12 +25,14 @@
 //! ```
 
 mod compile;
+mod engine;
 mod error;
 mod load;
 mod mapping;
 mod matcher;
 mod rule;
 
+pub use engine::{Detection, Engine, EngineStats};
 pub use error::{MappingError, RuleError};
 pub use load::{LoadReport, Loader, Rejected, RuleSet, Warning};
 pub use mapping::Mappings;

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use event::{Fields, Value};
+use event::Value;
 use serde::Deserialize;
 
 use crate::error::MappingError;
-use crate::matcher::scalar_text;
+use crate::matcher::{Source, scalar_text};
 
 const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
     (
@@ -96,7 +96,7 @@ pub(crate) struct EventFilter {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum PathTest {
+pub(crate) enum PathTest {
     Present,
     /// Lowercased texts, any of which must equal the value.
     OneOf(Vec<String>),
@@ -157,7 +157,18 @@ impl EventFilter {
         }
     }
 
-    pub(crate) fn matches<F: Fields + ?Sized>(&self, event: &F) -> bool {
+    /// The clauses, any of which selects an event (none: every event); `None` when the
+    /// filter selects no event at all.
+    pub(crate) fn clauses(&self) -> Option<&[Vec<(String, PathTest)>]> {
+        (!self.nothing).then_some(self.any_of.as_slice())
+    }
+
+    /// Whether the filter selects no event at all.
+    pub(crate) fn is_nothing(&self) -> bool {
+        self.nothing
+    }
+
+    pub(crate) fn matches<F: Source + ?Sized>(&self, event: &F) -> bool {
         if self.nothing {
             return false;
         }

@@ -5,6 +5,9 @@
 //! backtracking glob (no regex), `re` runs the `regex` crate (linear time, bounded size).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use event::{Fields, Value};
@@ -215,8 +218,116 @@ pub(crate) fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+/// How the matcher reads an event: directly ([`Plain`]) or memoized for the many rules
+/// an [`crate::Engine`] tries on one event ([`Memo`]).
+pub(crate) trait Source {
+    /// The value at `path`, if present.
+    fn field(&self, path: &str) -> Option<&Value>;
+
+    /// Calls `f` with `text` lowercased. `text` must be borrowed from the event.
+    fn with_lower<R>(&self, text: &str, f: impl FnOnce(&str) -> R) -> R {
+        f(&lowercase(text))
+    }
+}
+
+/// An event read directly.
+pub(crate) struct Plain<'e, F: ?Sized>(pub(crate) &'e F);
+
+impl<F: Fields + ?Sized> Source for Plain<'_, F> {
+    fn field(&self, path: &str) -> Option<&Value> {
+        self.0.field(path)
+    }
+}
+
+/// An event whose field lookups and lowercased texts are computed once each. Keys are the
+/// addresses of the path and text strings, so every path looked up must outlive the memo
+/// (rule paths and constants do) and texts must be borrowed from the event.
+pub(crate) struct Memo<'e, F: ?Sized> {
+    event: &'e F,
+    fields: RefCell<HashMap<Addr, Option<&'e Value>, BuildHasherDefault<AddrHasher>>>,
+    /// Lowercased texts by address; `None`: already lowercase.
+    lower: RefCell<Vec<(Addr, Option<Box<str>>)>>,
+}
+
+impl<'e, F: Fields + ?Sized> Memo<'e, F> {
+    pub(crate) fn new(event: &'e F) -> Self {
+        Self {
+            event,
+            fields: RefCell::default(),
+            lower: RefCell::default(),
+        }
+    }
+}
+
+/// A string's address and length.
+type Addr = (usize, usize);
+
+fn addr(text: &str) -> Addr {
+    (text.as_ptr() as usize, text.len())
+}
+
+impl<F: Fields + ?Sized> Source for Memo<'_, F> {
+    fn field(&self, path: &str) -> Option<&Value> {
+        let key = addr(path);
+        if let Some(found) = self.fields.borrow().get(&key) {
+            return *found;
+        }
+        let found = self.event.field(path);
+        self.fields.borrow_mut().insert(key, found);
+        found
+    }
+
+    fn with_lower<R>(&self, text: &str, f: impl FnOnce(&str) -> R) -> R {
+        let key = addr(text);
+        {
+            let cache = self.lower.borrow();
+            if let Some((_, cached)) = cache.iter().find(|(k, _)| *k == key) {
+                return f(cached.as_deref().unwrap_or(text));
+            }
+        }
+        let lowered = match lowercase(text) {
+            Cow::Owned(owned) => Some(owned.into_boxed_str()),
+            Cow::Borrowed(_) => None,
+        };
+        let result = f(lowered.as_deref().unwrap_or(text));
+        self.lower.borrow_mut().push((key, lowered));
+        result
+    }
+}
+
+/// A multiplicative hash for address keys.
+#[derive(Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 fn lowercase(text: &str) -> Cow<'_, str> {
-    if text.chars().any(char::is_uppercase) {
+    if text.is_ascii() {
+        // Same result as `to_lowercase` on ASCII, without the Unicode tables.
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        }
+    } else if text.chars().any(char::is_uppercase) {
         Cow::Owned(text.to_lowercase())
     } else {
         Cow::Borrowed(text)
@@ -231,7 +342,7 @@ fn number(value: &Value) -> Option<f64> {
     }
 }
 
-pub(crate) fn lookup<'e, F: Fields + ?Sized>(event: &'e F, paths: &[String]) -> Option<&'e Value> {
+pub(crate) fn lookup<'e, F: Source + ?Sized>(event: &'e F, paths: &[String]) -> Option<&'e Value> {
     paths
         .iter()
         .find_map(|path| event.field(path).filter(|v| !v.is_null()))
@@ -239,7 +350,7 @@ pub(crate) fn lookup<'e, F: Fields + ?Sized>(event: &'e F, paths: &[String]) -> 
 
 impl ValueTest {
     /// Whether the (present or absent) field value passes.
-    fn matches<F: Fields + ?Sized>(&self, value: Option<&Value>, event: &F) -> bool {
+    fn matches<F: Source + ?Sized>(&self, value: Option<&Value>, event: &F) -> bool {
         if let ValueTest::Null = self {
             return value.is_none_or(Value::is_null);
         }
@@ -253,16 +364,20 @@ impl ValueTest {
         }
     }
 
-    fn matches_scalar<F: Fields + ?Sized>(&self, value: &Value, event: &F) -> bool {
+    fn matches_scalar<F: Source + ?Sized>(&self, value: &Value, event: &F) -> bool {
         match self {
             ValueTest::Null | ValueTest::Not(_) => false,
-            ValueTest::Str { pattern, cased } => scalar_text(value).is_some_and(|text| {
-                if *cased {
-                    pattern.matches(&text)
-                } else {
-                    pattern.matches(&lowercase(&text))
-                }
-            }),
+            ValueTest::Str { pattern, cased } => match value {
+                Value::String(text) if *cased => pattern.matches(text),
+                Value::String(text) => event.with_lower(text, |lower| pattern.matches(lower)),
+                other => scalar_text(other).is_some_and(|text| {
+                    if *cased {
+                        pattern.matches(&text)
+                    } else {
+                        pattern.matches(&lowercase(&text))
+                    }
+                }),
+            },
             ValueTest::Regex(regex) => scalar_text(value).is_some_and(|text| regex.is_match(&text)),
             ValueTest::Cidr(net) => scalar_text(value)
                 .and_then(|text| text.trim().parse::<IpAddr>().ok())
@@ -304,7 +419,7 @@ impl ValueTest {
 }
 
 impl Item {
-    pub(crate) fn matches<F: Fields + ?Sized>(&self, event: &F) -> bool {
+    pub(crate) fn matches<F: Source + ?Sized>(&self, event: &F) -> bool {
         match &self.target {
             Target::Field(paths) => {
                 let value = lookup(event, paths);
@@ -341,7 +456,7 @@ impl Item {
 }
 
 impl Detection {
-    pub(crate) fn matches<F: Fields + ?Sized>(&self, event: &F) -> bool {
+    pub(crate) fn matches<F: Source + ?Sized>(&self, event: &F) -> bool {
         match self {
             Detection::AllOf(items) => items.iter().all(|item| item.matches(event)),
             Detection::AnyOf(branches) => branches.iter().any(|b| b.matches(event)),
@@ -350,7 +465,7 @@ impl Detection {
     }
 
     /// Like [`Self::matches`], collecting the Sigma fields of the items that held.
-    pub(crate) fn explain<F: Fields + ?Sized>(&self, event: &F, fields: &mut Vec<String>) -> bool {
+    pub(crate) fn explain<F: Source + ?Sized>(&self, event: &F, fields: &mut Vec<String>) -> bool {
         match self {
             Detection::AllOf(items) => {
                 if !items.iter().all(|item| item.matches(event)) {
@@ -384,11 +499,11 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    pub(crate) fn matches<F: Fields + ?Sized>(&self, event: &F) -> bool {
+    pub(crate) fn matches<F: Source + ?Sized>(&self, event: &F) -> bool {
         self.filter.matches(event) && self.eval(&self.condition, event)
     }
 
-    fn eval<F: Fields + ?Sized>(&self, expr: &Expr, event: &F) -> bool {
+    fn eval<F: Source + ?Sized>(&self, expr: &Expr, event: &F) -> bool {
         match expr {
             Expr::And(parts) => parts.iter().all(|p| self.eval(p, event)),
             Expr::Or(parts) => parts.iter().any(|p| self.eval(p, event)),

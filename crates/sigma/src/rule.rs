@@ -2,7 +2,7 @@
 
 use event::Fields;
 
-use crate::matcher::Program;
+use crate::matcher::{Plain, Program, Source};
 
 /// Sigma `level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,7 +93,7 @@ pub struct CompiledRule {
 }
 
 /// Why an event matched: the named detections that held, and their Sigma fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Match {
     /// Named detections (`selection_img`, `keywords`) that held, in rule order.
     pub selections: Vec<String>,
@@ -115,6 +115,11 @@ impl CompiledRule {
     /// Whether the event is in the rule's logsource and satisfies its condition; if so,
     /// which selections and fields matched.
     pub fn matches(&self, event: &(impl Fields + ?Sized)) -> Option<Match> {
+        self.matches_in(&Plain(event))
+    }
+
+    /// [`Self::matches`] over an event source.
+    pub(crate) fn matches_in(&self, event: &impl Source) -> Option<Match> {
         if !self.program.matches(event) {
             return None;
         }
@@ -138,7 +143,7 @@ impl CompiledRule {
 
     /// Whether the event is in the rule's logsource and satisfies its condition.
     pub fn is_match(&self, event: &(impl Fields + ?Sized)) -> bool {
-        self.program.matches(event)
+        self.program.matches(&Plain(event))
     }
 }
 

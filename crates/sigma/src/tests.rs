@@ -598,3 +598,103 @@ fn linux_rules_see_syslog_events_not_windows_ones() {
     windows.insert("message", "POSSIBLE BREAK-IN".into());
     assert!(rule.matches(&windows).is_none());
 }
+
+/// Rules routed by channel and event id, by an `EventID` their condition requires, or not
+/// at all (`not`, `or` with a branch free of event ids): the engine finds what each rule's
+/// `matches` finds.
+#[test]
+fn engine_routes_without_changing_results() {
+    let rule = |id: u32, logsource: &str, detection: &str| {
+        let detection: String = detection.lines().map(|l| format!("  {l}\n")).collect();
+        format!(
+            "title: r{id}\nid: 00000000-0000-0000-0000-{id:012}\nlogsource: {logsource}\n\
+             detection:\n{detection}"
+        )
+    };
+    let windows = "{product: windows}";
+    let security = "{product: windows, service: security}";
+    let process = "{product: windows, category: process_creation}";
+    let rules = [
+        rule(1, windows, "sel: {EventID: 4624}\ncondition: sel"),
+        rule(2, windows, "sel: {EventID: 4624}\ncondition: not sel"),
+        rule(
+            3,
+            windows,
+            "sel: {EventID: [4624, 4625]}\nkw: {Channel: Security}\ncondition: sel or kw",
+        ),
+        rule(
+            4,
+            windows,
+            "sel: {EventID: 4624}\nother: {EventID: 4625}\ncondition: sel or other",
+        ),
+        rule(
+            5,
+            security,
+            "sel: {EventID: 4625}\nf: {EventID: 1}\ncondition: sel and not f",
+        ),
+        rule(
+            6,
+            process,
+            "sel: {Image|endswith: '\\whoami.exe'}\ncondition: sel",
+        ),
+        rule(
+            7,
+            "{product: zeek, service: dns}",
+            "sel: {query: x}\ncondition: not sel",
+        ),
+        rule(
+            8,
+            windows,
+            "sel:\n  - EventID: 4624\n  - Channel: Security\ncondition: sel",
+        ),
+        rule(
+            9,
+            "{product: linux}",
+            "sel: {EventID: 4624}\ncondition: sel",
+        ),
+        rule(10, windows, "sel: {EventID|gt: 4000}\ncondition: sel"),
+        rule(
+            11,
+            windows,
+            "sel: {EventID: 4624}\nother: {EventID: 4625}\ncondition: 1 of sel*",
+        ),
+    ]
+    .join("---\n");
+    let report = RuleSet::load_str(&rules, "routing.yml");
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let engine = crate::Engine::new(report.rules.clone());
+    let events = [
+        json!({"winlog": {"channel": "Security", "event_id": 4624}}),
+        json!({"winlog": {"channel": "security", "event_id": "4625"}}),
+        json!({"winlog": {"channel": "System", "event_id": 4624}}),
+        json!({"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": "1",
+                          "event_data": {"Image": "C:\\x\\WhoAmI.exe"}}}),
+        json!({"winlog": {"channel": ["Security", "System"], "event_id": 4624}}),
+        json!({"winlog": {"channel": "Security", "event_id": [4625, 1]}}),
+        json!({"winlog": {"channel": "Security"}}),
+        json!({"EventID": 4624, "message": "linux"}),
+        json!({"winlog": {"channel": "Security", "event_id": null}}),
+    ];
+    let mut total = 0;
+    for event in events {
+        let event: Event = serde_json::from_value(event).unwrap();
+        let naive: Vec<(usize, crate::Match)> = report
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, rule)| rule.matches(&event).map(|m| (idx, m)))
+            .collect();
+        let indexed: Vec<(usize, crate::Match)> = engine
+            .matches(&event)
+            .into_iter()
+            .map(|d| (d.index, d.found))
+            .collect();
+        assert_eq!(naive, indexed, "{event:?}");
+        assert_eq!(engine.is_match(&event), !naive.is_empty());
+        total += naive.len();
+    }
+    assert!(total >= 10, "the table exercises matches: {total}");
+    let stats = engine.stats();
+    assert_eq!(stats.never, 1, "{stats}");
+    assert!(stats.fallback >= 3, "{stats}");
+}

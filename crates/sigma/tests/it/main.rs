@@ -4,6 +4,7 @@
 //! is absent.
 
 mod corpus;
+mod engine;
 mod regression;
 
 use std::path::PathBuf;
