@@ -5,9 +5,10 @@
 //! event id (`winlog.channel`, `winlog.event_id`), refined by a literal `EventID` its
 //! condition provably requires. An event looks up its channel and event id and evaluates
 //! only the rules indexed under them, plus the rules that require neither (the fallback).
-//! The index only ever leaves out rules that cannot match, and every candidate still runs
-//! its full filter and condition, so the result is exactly that of calling
-//! [`CompiledRule::matches`] for every rule.
+//! A literal prefilter ([`crate::prefilter`]) then skips candidates none of whose required
+//! literals occurs in the event. The index and the prefilter only ever leave out rules that
+//! cannot match, and every remaining candidate still runs its full filter and condition, so
+//! the result is exactly that of calling [`CompiledRule::matches`] for every rule.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -18,6 +19,7 @@ use crate::mapping::PathTest;
 use crate::matcher::{
     Detection as Body, Expr, ItemTest, Memo, Program, StrPattern, Target, ValueTest, scalar_text,
 };
+use crate::prefilter::Prefilter;
 use crate::rule::{CompiledRule, Match};
 
 /// The first routing dimension: a rule's filter names the channels it sees.
@@ -60,6 +62,8 @@ pub struct Engine {
     fallback: Vec<u32>,
     /// Rules whose logsource selects no event (unmapped): never evaluated.
     never: usize,
+    /// Skips candidates whose required literals are absent from the event.
+    prefilter: Prefilter,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +86,7 @@ impl Engine {
             event_ids: HashMap::new(),
             fallback: Vec::new(),
             never: 0,
+            prefilter: Prefilter::new(rules.iter().map(|rule| &rule.program)),
         };
         for (idx, rule) in rules.iter().enumerate() {
             let idx = u32::try_from(idx).expect("fewer than 2^32 rules");
@@ -139,7 +144,11 @@ impl Engine {
         mut visit: impl FnMut(usize, &'a CompiledRule, Match),
     ) {
         let memo = Memo::new(event);
+        let mut scan = self.prefilter.scan();
         self.for_each_candidate(event, |index| {
+            if !self.prefilter.may_match(index, &mut scan, &memo) {
+                return;
+            }
             let rule = &self.rules[index];
             if let Some(matched) = rule.matches_in(&memo) {
                 visit(index, rule, matched);
@@ -150,9 +159,12 @@ impl Engine {
     /// Whether any rule matches the event.
     pub fn is_match(&self, event: &(impl Fields + ?Sized)) -> bool {
         let memo = Memo::new(event);
+        let mut scan = self.prefilter.scan();
         let mut any = false;
         self.for_each_candidate(event, |index| {
-            any = any || self.rules[index].program.matches(&memo);
+            any = any
+                || (self.prefilter.may_match(index, &mut scan, &memo)
+                    && self.rules[index].program.matches(&memo));
         });
         any
     }

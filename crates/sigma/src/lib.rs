@@ -25,13 +25,19 @@
 //! ```
 
 mod compile;
+mod correlation;
 mod engine;
 mod error;
 mod load;
 mod mapping;
 mod matcher;
+mod prefilter;
 mod rule;
 
+pub use correlation::{
+    CompiledCorrelation, CorrelationError, CorrelationHit, Correlator, CorrelatorStats, KnownRule,
+    Limits, MAX_CHAIN_DEPTH, RuleRef, Snapshot, Threshold, compile_all,
+};
 pub use engine::{Detection, Engine, EngineStats};
 pub use error::{MappingError, RuleError};
 pub use load::{LoadReport, Loader, Rejected, RuleSet, Warning};

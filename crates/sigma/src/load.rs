@@ -334,6 +334,7 @@ impl Loader {
                 rules: correlation.rules.clone(),
                 group_by: correlation.group_by.clone(),
                 timespan_secs: correlation.timespan.seconds,
+                parsed: Box::new(correlation.clone()),
             });
         }
         for filter in &collection.filters {

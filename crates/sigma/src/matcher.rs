@@ -61,7 +61,7 @@ pub(crate) enum Target {
 }
 
 /// The full-text fields keyword searches look at.
-const KEYWORD_FIELDS: &[&str] = &[event::fields::MESSAGE, event::fields::EVENT_ORIGINAL];
+pub(crate) const KEYWORD_FIELDS: &[&str] = &[event::fields::MESSAGE, event::fields::EVENT_ORIGINAL];
 
 #[derive(Debug, Clone)]
 pub(crate) enum ItemTest {
@@ -319,7 +319,7 @@ impl Hasher for AddrHasher {
     }
 }
 
-fn lowercase(text: &str) -> Cow<'_, str> {
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
         // Same result as `to_lowercase` on ASCII, without the Unicode tables.
         if text.bytes().any(|b| b.is_ascii_uppercase()) {

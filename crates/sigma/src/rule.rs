@@ -167,6 +167,8 @@ pub struct CorrelationRule {
     pub rules: Vec<String>,
     pub group_by: Vec<String>,
     pub timespan_secs: u64,
+    /// The parser's AST, for [`crate::CompiledCorrelation::compile`].
+    pub(crate) parsed: Box<rsigma_parser::CorrelationRule>,
 }
 
 /// A parsed Sigma filter (meta filter rule). Not applied yet.
