@@ -38,9 +38,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir: Path, log_path: Path):
+    def __init__(self, data_dir: Path, log_path: Path, extra_args=()):
         self.data_dir = data_dir
         self.log_path = log_path
+        self.extra_args = list(extra_args)
         self.http_port = free_port()
         self.es_port = free_port()
         self.syslog_port = free_port()
@@ -64,7 +65,7 @@ class Server:
             [BIN, "serve", "--data-dir", str(self.data_dir),
              "--http-listen", f"127.0.0.1:{self.http_port}",
              "--es-listen", f"127.0.0.1:{self.es_port}",
-             "--syslog-listen", f"127.0.0.1:{self.syslog_port}"],
+             "--syslog-listen", f"127.0.0.1:{self.syslog_port}", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 120

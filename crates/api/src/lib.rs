@@ -1,4 +1,4 @@
-//! The HTTP API: `/health`, `/api/v1/ingest`, `/api/v1/search`, `/api/v1/stats`,
+//! The HTTP API: `/health`, `/api/v1/ingest`, `/api/v1/search`, `/api/v1/alerts`, `/api/v1/stats`,
 //! `/metrics`. Every route but `/health` requires a bearer token.
 //!
 //! Build the router with [`router`] from an [`AppState`]; the server binds it.
@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/search",
             get(search::search_get).post(search::search_post),
         )
+        .route("/api/v1/alerts", get(search::alerts_get))
         .route("/api/v1/store/refresh", post(search::refresh))
         .route("/api/v1/stats", get(search::stats))
         .route("/metrics", get(metrics))

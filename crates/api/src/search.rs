@@ -42,8 +42,34 @@ pub(crate) async fn search_post(
     run(state, params).await
 }
 
+/// `GET /api/v1/alerts`: the search API over alerts only (`event.kind:alert`); `q`
+/// narrows further (`rule.name:*Mimikatz* AND host.name:ws-1`).
+pub(crate) async fn alerts_get(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let narrow = query::parse(&params.q).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let alerts = query::Query::Term {
+        field: Some("event.kind".to_owned()),
+        value: "alert".to_owned(),
+    };
+    let query = match narrow {
+        query::Query::All => alerts,
+        other => query::Query::And(vec![alerts, other]),
+    };
+    run_query(state, query, params).await
+}
+
 async fn run(state: AppState, params: SearchParams) -> Result<Json<SearchResponse>, ApiError> {
     let query = query::parse(&params.q).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    run_query(state, query, params).await
+}
+
+async fn run_query(
+    state: AppState,
+    query: query::Query,
+    params: SearchParams,
+) -> Result<Json<SearchResponse>, ApiError> {
     let mut request = SearchRequest::new(query);
     request.from = params.from.as_deref().map(parse_time).transpose()?;
     request.to = params.to.as_deref().map(parse_time).transpose()?;

@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// Parallel senders per phase.
     #[arg(long, default_value_t = 2)]
     pub senders: u64,
+    /// Sigma rules for live detection during the run (as `serve --rules`); repeatable.
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     config.syslog.listen = any;
+    config.rules = args.rules.clone();
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

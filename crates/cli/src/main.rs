@@ -3,6 +3,7 @@
 //! - `serve`: run everything on embedded defaults
 //! - `import`: EVTX, JSON/NDJSON and plain log files into a running server or a stopped data dir
 //! - `search`: query a running server
+//! - `alerts`: list alerts raised by live detection (`serve --rules DIR`)
 //! - `bench`: end-to-end throughput, query latency, disk and memory figures
 //! - `rules check`: load Sigma rules and report what loaded and what was rejected
 //! - `hunt`: run Sigma rules over EVTX, JSON/NDJSON and log files, no server needed
@@ -46,6 +47,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Search stored events on a running server.
     Search(search::SearchArgs),
+    /// List alerts raised by live detection on a running server.
+    Alerts(search::SearchArgs),
     /// Measure ingest throughput, query latency, disk use and memory.
     Bench(bench::BenchArgs),
     /// Sigma rules: `check DIR` reports rules loaded and rejected.
@@ -72,6 +75,9 @@ struct ServeArgs {
     /// Elasticsearch-compatible API address [default: 127.0.0.1:9200].
     #[arg(long)]
     es_listen: Option<SocketAddr>,
+    /// Sigma rules (folder or file) evaluated on every ingested event; repeatable.
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Import(args) => import::run(args),
         Command::Search(args) => search::run(args),
+        Command::Alerts(args) => search::run_alerts(args),
         Command::Bench(args) => bench::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Hunt(args) => hunt::run(args),
@@ -109,6 +116,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = args.es_listen {
         config.es_listen = addr;
+    }
+    if !args.rules.is_empty() {
+        config.rules = args.rules;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,4 +1,4 @@
-//! `sentinella search QUERY`.
+//! `sentinella search QUERY` and `sentinella alerts [QUERY]`.
 
 use std::io::Write as _;
 
@@ -9,6 +9,7 @@ use crate::client::{Client, ServerArgs};
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
     /// Query in the search language, e.g. `user.name:alice AND event.code:4625`.
+    #[arg(default_value = "*")]
     pub query: String,
     /// Only events newer than this (e.g. 15m, 24h, 30d).
     #[arg(long)]
@@ -30,13 +31,19 @@ pub enum Format {
     Csv,
 }
 
+/// `sentinella search`.
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    run_at(args, "/api/v1/search")
+}
+
+/// `sentinella alerts`: the same over alerts (`/api/v1/alerts`).
+pub fn run_alerts(args: SearchArgs) -> anyhow::Result<()> {
+    run_at(args, "/api/v1/alerts")
+}
+
+fn run_at(args: SearchArgs, endpoint: &str) -> anyhow::Result<()> {
     let client = Client::new(&args.server)?;
-    let mut query = format!(
-        "/api/v1/search?q={}&limit={}",
-        encode(&args.query),
-        args.limit
-    );
+    let mut query = format!("{endpoint}?q={}&limit={}", encode(&args.query), args.limit);
     if let Some(since) = &args.since {
         let span: jiff::Span = parse_since(since)?;
         let from = jiff::Timestamp::now()
@@ -98,12 +105,13 @@ fn columns(hit: &serde_json::Value) -> [String; 4] {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    [
-        get("@timestamp"),
-        get("host.name"),
-        get("log.parser"),
-        message,
-    ]
+    // For alerts the third column is the level; for events, the parser.
+    let kind = if get("event.kind") == "alert" {
+        get("sentinella.alert.level")
+    } else {
+        get("log.parser")
+    };
+    [get("@timestamp"), get("host.name"), kind, message]
 }
 
 fn csv_cell(text: &str) -> String {

@@ -38,8 +38,13 @@ impl Pipeline {
         normalizer: Arc<normalize::Normalizer>,
         queue_batches: usize,
     ) -> Pipeline {
+        Self::start_writer(Writer::new(store, normalizer), queue_batches)
+    }
+
+    /// Starts a configured writer (e.g. [`Writer::with_detector`]) behind a queue of
+    /// `queue_batches` batches.
+    pub fn start_writer(writer: Writer, queue_batches: usize) -> Pipeline {
         let (intake, rx) = Intake::channel(queue_batches);
-        let writer = Writer::new(store, normalizer);
         let handle = std::thread::Builder::new()
             .name("pipeline-writer".into())
             .spawn(move || writer.run(rx))

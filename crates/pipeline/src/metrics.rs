@@ -11,6 +11,16 @@ pub const EVENTS_FAILED: &str = "pipeline_events_failed_total";
 /// Events whose decoder fell back (`log.parse_error` set), by `input`.
 pub const EVENTS_PARSE_FALLBACK: &str = "pipeline_events_parse_fallback_total";
 
+/// Alerts raised by live detection.
+pub const ALERTS_RAISED: &str = "detect_alerts_total";
+/// Rule matches suppressed as duplicates of a recent alert.
+pub const ALERTS_SUPPRESSED: &str = "detect_alerts_suppressed_total";
+
+pub(crate) fn record_detection(n_alerts: u64, n_suppressed: u64) {
+    metrics::counter!(ALERTS_RAISED).increment(n_alerts);
+    metrics::counter!(ALERTS_SUPPRESSED).increment(n_suppressed);
+}
+
 pub(crate) fn record_batch(
     input: &'static str,
     n_events: usize,

@@ -18,17 +18,29 @@ const MAX_GROUP_EVENTS: usize = 10_000;
 pub struct Writer {
     store: Arc<dyn EventStore>,
     normalizer: Arc<Normalizer>,
+    detector: Option<detect::Detector>,
 }
 
 impl Writer {
     /// A writer into `store`.
     pub fn new(store: Arc<dyn EventStore>, normalizer: Arc<Normalizer>) -> Self {
-        Self { store, normalizer }
+        Self {
+            store,
+            normalizer,
+            detector: None,
+        }
+    }
+
+    /// Runs `detector` on every event; its alerts are written with the events, in the
+    /// same WAL append.
+    pub fn with_detector(mut self, detector: detect::Detector) -> Self {
+        self.detector = Some(detector);
+        self
     }
 
     /// Runs until every [`crate::Intake`] is dropped and the queue is empty. Blocking:
     /// run it on its own thread.
-    pub fn run(self, mut rx: mpsc::Receiver<Job>) {
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             let mut n_items = jobs[0].batch.items.len();
@@ -45,7 +57,7 @@ impl Writer {
         }
     }
 
-    fn write_group(&self, jobs: Vec<Job>) {
+    fn write_group(&mut self, jobs: Vec<Job>) {
         let received_at = Timestamp::now();
         let mut events = Vec::new();
         let mut acks = Vec::with_capacity(jobs.len());
@@ -56,6 +68,21 @@ impl Writer {
             let n_events = events.len() - before;
             metrics::record_batch(input_type, n_events, n_bytes, n_fallback);
             acks.push((ack, input_type, n_events));
+        }
+        // Alerts go after every batch's events, so each batch's sequence numbers stay
+        // contiguous (the Elasticsearch API reports them).
+        if let Some(detector) = &mut self.detector {
+            let before = detector.stats();
+            let mut alerts = Vec::new();
+            for event in &events {
+                alerts.extend(detector.detect(event));
+            }
+            let after = detector.stats();
+            metrics::record_detection(
+                after.alerts - before.alerts,
+                after.suppressed - before.suppressed,
+            );
+            events.extend(alerts);
         }
         match self.store.append(events) {
             Ok(receipt) => {

@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// Store tuning.
     #[serde(default)]
     pub store: StoreTuning,
+    /// Folders (or files) of Sigma rules evaluated on every ingested event. Empty: no
+    /// live detection.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
     /// A folder of mapping files (`*.yaml`) layered over the built-in ones in `mappings/`;
     /// a file with the same `name` replaces the built-in one.
     #[serde(default)]

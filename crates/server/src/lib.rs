@@ -32,6 +32,33 @@ pub struct BoundAddrs {
     pub syslog_tls: Option<SocketAddr>,
 }
 
+/// Loads the Sigma rules for live detection. Rejected rules are reported and skipped;
+/// they never stop the server.
+fn load_detector(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<detect::Detector>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut rules = Vec::new();
+    for path in paths {
+        let report = sigma::RuleSet::load_dir(path);
+        for rejected in report.rejected.iter().take(5) {
+            tracing::warn!(path = %rejected.path.display(), reason = %rejected.reason, "sigma rule rejected");
+        }
+        tracing::info!(
+            dir = %path.display(),
+            loaded = report.rules.len(),
+            rejected = report.rejected.len(),
+            "sigma rules loaded"
+        );
+        rules.extend(report.rules);
+    }
+    anyhow::ensure!(
+        !rules.is_empty(),
+        "no Sigma rule could be loaded from {paths:?}"
+    );
+    Ok(Some(detect::Detector::new(rules)))
+}
+
 /// Runs Sentinella until `shutdown` resolves. `on_ready` gets the bound addresses once
 /// every listener is up.
 pub async fn run(
@@ -69,8 +96,11 @@ pub async fn run(
             .with_context(|| format!("loading mappings from {}", dir.display()))?,
         None => normalize::Normalizer::builtin(),
     });
-    let pipeline =
-        pipeline::Pipeline::start(Arc::clone(&store), normalizer, config.store.queue_batches);
+    let mut writer = pipeline::Writer::new(Arc::clone(&store), normalizer);
+    if let Some(detector) = load_detector(&config.rules)? {
+        writer = writer.with_detector(detector);
+    }
+    let pipeline = pipeline::Pipeline::start_writer(writer, config.store.queue_batches);
     let auth: Arc<dyn ingest::auth::TokenCheck> =
         Arc::new(move |presented: &str| tokens_equal(presented, &token));
 

@@ -22,6 +22,7 @@ const ARCHITECTURE: &str = "\
 | L2 | `query` | ... |
 | L2 | `sigma` | ... |
 | L3 | `store` | ... |
+| L3 | `detect` | ... |
 | L4 | `pipeline` | ... |
 | L4 | `ingest` | ... |
 | L5 | `api` | ... |

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("query", 2),
     ("sigma", 2),
     ("store", 3),
+    ("detect", 3),
     ("pipeline", 4),
     ("ingest", 4),
     ("api", 5),
