@@ -68,6 +68,12 @@ pub struct DetectorStats {
 /// Runs rules over events and raises alerts (see the crate documentation).
 pub struct Detector {
     engine: sigma::Engine,
+    correlator: Option<sigma::Correlator>,
+    /// Rules referenced only by correlations with `generate: false`: their matches feed
+    /// the correlations but raise no alert of their own (Sigma correlation spec).
+    silent: Vec<bool>,
+    /// Level of each correlation, by its key.
+    correlation_levels: HashMap<String, &'static str>,
     last_alert: HashMap<(usize, String), Timestamp>,
     stats: DetectorStats,
 }
@@ -75,11 +81,58 @@ pub struct Detector {
 impl Detector {
     /// A detector over compiled rules.
     pub fn new(rules: Vec<sigma::CompiledRule>) -> Self {
-        Self {
+        Self::with_correlations(rules, &[]).0
+    }
+
+    /// A detector over rules and correlation rules. Returns the correlations that could
+    /// not be compiled, with the reason (they are skipped, never silently).
+    pub fn with_correlations(
+        rules: Vec<sigma::CompiledRule>,
+        correlations: &[sigma::CorrelationRule],
+    ) -> (Self, Vec<(String, String)>) {
+        let (compiled, failed) = sigma::compile_all(correlations);
+        let failed = failed
+            .into_iter()
+            .map(|(key, error)| (key, error.to_string()))
+            .collect();
+        let mut silent = vec![false; rules.len()];
+        for correlation in compiled.iter().filter(|c| !c.generate) {
+            for (idx, rule) in rules.iter().enumerate() {
+                let referenced = correlation.rules.iter().any(|reference| {
+                    rule.meta.id.as_deref() == Some(reference.as_str())
+                        || rule.meta.name.as_deref() == Some(reference.as_str())
+                });
+                if referenced {
+                    silent[idx] = true;
+                }
+            }
+        }
+        let correlation_levels = compiled
+            .iter()
+            .map(|c| {
+                let level = c.level.map_or("high", sigma::Level::as_str);
+                (c.key().to_owned(), level)
+            })
+            .collect();
+        let correlator = (!compiled.is_empty()).then(|| {
+            let known: Vec<sigma::KnownRule> = rules
+                .iter()
+                .map(|rule| sigma::KnownRule {
+                    rule: rule_ref(rule),
+                    logsource: rule.logsource.clone(),
+                })
+                .collect();
+            sigma::Correlator::new(compiled, &known, &sigma::Mappings::builtin())
+        });
+        let detector = Self {
             engine: sigma::Engine::new(rules),
+            correlator,
+            silent,
+            correlation_levels,
             last_alert: HashMap::new(),
             stats: DetectorStats::default(),
-        }
+        };
+        (detector, failed)
     }
 
     /// Number of rules evaluated.
@@ -101,6 +154,22 @@ impl Detector {
         self.engine
             .for_each_match(event, |index, _, found| detections.push((index, found)));
         for (index, found) in detections {
+            if let Some(correlator) = &mut self.correlator {
+                // Correlations count every match, duplicates included.
+                let rule = &self.engine.rules()[index];
+                for hit in correlator.observe(&rule_ref(rule), event, at) {
+                    self.stats.alerts += 1;
+                    let level = self
+                        .correlation_levels
+                        .get(&hit.correlation)
+                        .copied()
+                        .unwrap_or("high");
+                    alerts.push(correlation_alert(&hit, level, event));
+                }
+            }
+            if self.silent[index] {
+                continue;
+            }
             let key = (index, dedup_key(event));
             if let Some(last) = self.last_alert.get(&key)
                 && at.duration_since(*last).abs() < DEDUP_WINDOW
@@ -127,6 +196,55 @@ impl Detector {
         }
         self.last_alert.insert(key, at);
     }
+}
+
+fn rule_ref(rule: &sigma::CompiledRule) -> sigma::RuleRef {
+    sigma::RuleRef::new(rule.meta.id.as_deref(), rule.meta.name.as_deref())
+}
+
+fn correlation_alert(hit: &sigma::CorrelationHit, level: &str, event: &Event) -> Event {
+    let mut alert = Event::new();
+    alert.insert(fields::TIMESTAMP, json!(hit.last.to_string()));
+    alert.insert(fields::EVENT_KIND, json!("alert"));
+    alert.insert("event.module", json!("sigma"));
+    alert.insert(fields::LOG_PARSER, json!("sigma.correlation"));
+    alert.insert(fields::INPUT_TYPE, json!("detection"));
+    alert.insert("rule.ruleset", json!("sigma"));
+    if let Some(id) = &hit.id {
+        alert.insert("rule.id", json!(id));
+    }
+    alert.insert("rule.name", json!(hit.title));
+    alert.insert("sentinella.alert.status", json!("new"));
+    alert.insert("sentinella.alert.level", json!(level));
+    alert.insert("sentinella.alert.correlation.count", json!(hit.count));
+    alert.insert(
+        "sentinella.alert.correlation.first",
+        json!(hit.first.to_string()),
+    );
+    alert.insert(
+        "sentinella.alert.correlation.last",
+        json!(hit.last.to_string()),
+    );
+    for (field, value) in &hit.group {
+        alert.insert(
+            &format!("sentinella.alert.correlation.group.{field}"),
+            json!(value),
+        );
+    }
+    for path in ENTITY_FIELDS {
+        if let Some(value) = event.get(path) {
+            alert.insert(path, value.clone());
+        }
+    }
+    alert.insert(
+        "sentinella.alert.event",
+        Value::Object(event.as_map().clone()),
+    );
+    alert.insert(
+        fields::MESSAGE,
+        json!(format!("{} ({} matches)", hit.title, hit.count)),
+    );
+    alert
 }
 
 fn dedup_key(event: &Event) -> String {

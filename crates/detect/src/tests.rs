@@ -111,3 +111,65 @@ fn repeats_within_the_window_are_suppressed_per_entity() {
         }
     );
 }
+
+const CORRELATED: &str = "title: Failed logon
+id: aaaaaaaa-0000-0000-0000-000000000001
+name: failed_logon
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+  condition: selection
+level: low
+---
+title: Many failed logons for one user
+id: aaaaaaaa-0000-0000-0000-000000000002
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [TargetUserName]
+  timespan: 5m
+  condition: {gte: 3}
+  generate: false
+level: high
+";
+
+fn failed_logon(ts: &str, user: &str) -> Event {
+    serde_json::from_value(json!({
+        "@timestamp": ts,
+        "host": {"name": "dc-1"},
+        "winlog": {"channel": "Security", "event_id": "4625",
+                   "event_data": {"TargetUserName": user}}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn correlations_raise_their_own_alerts_and_silence_generate_false_rules() {
+    let report = sigma::RuleSet::load_str(CORRELATED, "correlated.yml");
+    assert_eq!(report.rules.len(), 1, "{:?}", report.rejected);
+    assert_eq!(report.correlations.len(), 1);
+    let (mut detector, failed) = Detector::with_correlations(report.rules, &report.correlations);
+    assert!(failed.is_empty(), "{failed:?}");
+    let mut alerts = Vec::new();
+    for (ts, user) in [
+        ("2024-05-01T10:00:00Z", "bob"),
+        ("2024-05-01T10:01:00Z", "bob"),
+        ("2024-05-01T10:01:30Z", "eve"),
+        ("2024-05-01T10:02:00Z", "bob"),
+    ] {
+        alerts.extend(detector.detect(&failed_logon(ts, user)));
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(
+        alert.get_str("rule.name"),
+        Some("Many failed logons for one user")
+    );
+    assert_eq!(alert.get_str("sentinella.alert.level"), Some("high"));
+    assert_eq!(
+        alert.get("sentinella.alert.correlation.count"),
+        Some(&json!(3))
+    );
+    assert_eq!(alert.get_str("@timestamp"), Some("2024-05-01T10:02:00Z"));
+}

@@ -39,6 +39,7 @@ fn load_detector(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<detect::
         return Ok(None);
     }
     let mut rules = Vec::new();
+    let mut correlations: Vec<sigma::CorrelationRule> = Vec::new();
     for path in paths {
         let report = sigma::RuleSet::load_dir(path);
         for rejected in report.rejected.iter().take(5) {
@@ -48,15 +49,21 @@ fn load_detector(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<detect::
             dir = %path.display(),
             loaded = report.rules.len(),
             rejected = report.rejected.len(),
+            correlations = report.correlations.len(),
             "sigma rules loaded"
         );
         rules.extend(report.rules);
+        correlations.extend(report.correlations);
     }
     anyhow::ensure!(
         !rules.is_empty(),
         "no Sigma rule could be loaded from {paths:?}"
     );
-    Ok(Some(detect::Detector::new(rules)))
+    let (detector, failed) = detect::Detector::with_correlations(rules, &correlations);
+    for (correlation, reason) in failed {
+        tracing::warn!(%correlation, %reason, "sigma correlation not evaluated");
+    }
+    Ok(Some(detector))
 }
 
 /// Runs Sentinella until `shutdown` resolves. `on_ready` gets the bound addresses once

@@ -34,6 +34,7 @@ macro_rules! rule_meta {
     ($rule:expr) => {
         $crate::rule::RuleMeta {
             id: $rule.id.clone(),
+            name: $rule.name.clone(),
             title: $rule.title.clone(),
             level: $rule.level.map($crate::compile::level),
             status: $rule.status.map($crate::compile::status),

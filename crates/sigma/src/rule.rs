@@ -62,6 +62,8 @@ pub struct Logsource {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuleMeta {
     pub id: Option<String>,
+    /// The rule's `name`, by which correlation rules may reference it.
+    pub name: Option<String>,
     pub title: String,
     pub level: Option<Level>,
     pub status: Option<Status>,
