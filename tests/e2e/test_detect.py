@@ -66,3 +66,55 @@ def test_alerts_survive_a_kill9_restart(detecting_server):
 def test_alerts_endpoint_requires_the_token(detecting_server):
     status, _ = detecting_server.request("GET", "/api/v1/alerts", token=False)
     assert status == 401
+
+
+CORRELATED = """title: Failed logon
+id: aaaaaaaa-0000-0000-0000-000000000001
+name: failed_logon
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+  condition: selection
+level: low
+---
+title: Many failed logons for one user
+id: aaaaaaaa-0000-0000-0000-000000000002
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [TargetUserName]
+  timespan: 10m
+  condition: {gte: 3}
+  generate: false
+level: high
+"""
+
+
+def failed_logon(ts, user):
+    return {"@timestamp": ts, "host": {"name": "dc-1"},
+            "winlog": {"channel": "Security", "event_id": "4625", "event_data": {"TargetUserName": user}}}
+
+
+def test_correlation_windows_survive_a_clean_restart(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "correlated.yml").write_text(CORRELATED)
+    server = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--rules", str(rules)]).start()
+    try:
+        for ts in ("2024-05-01T10:00:00Z", "2024-05-01T10:01:00Z"):
+            status, body = server.request("POST", "/api/v1/ingest", [failed_logon(ts, "bob")])
+            assert status == 200, body
+        server.stop()  # clean stop: the open window is saved
+        assert (server.data_dir / "correlation-state.json").exists()
+        server.start()
+        status, body = server.request("POST", "/api/v1/ingest", [failed_logon("2024-05-01T10:02:00Z", "bob")])
+        assert status == 200, body
+        body = wait_alerts(server, "rule.id:aaaaaaaa-0000-0000-0000-000000000002", 1)
+        assert body["total"] == 1, body
+        assert body["hits"][0]["sentinella"]["alert"]["correlation"]["count"] == 3
+        # generate: false: the base rule raised no alert of its own.
+        status, body = server.request("GET", "/api/v1/alerts?q=rule.id:aaaaaaaa-0000-0000-0000-000000000001")
+        assert body["total"] == 0
+    finally:
+        server.stop()

@@ -145,6 +145,24 @@ impl Detector {
         self.stats
     }
 
+    /// The correlation state (open windows per group) as JSON, to survive a restart.
+    /// `None` when there are no correlation rules.
+    pub fn save_state(&self) -> Option<String> {
+        let snapshot = self.correlator.as_ref()?.snapshot();
+        serde_json::to_string(&snapshot).ok()
+    }
+
+    /// Restores correlation state saved by [`Detector::save_state`]. State of
+    /// correlations that no longer exist is dropped.
+    pub fn restore_state(&mut self, json: &str) -> Result<(), String> {
+        let Some(correlator) = &mut self.correlator else {
+            return Ok(());
+        };
+        let snapshot: sigma::Snapshot = serde_json::from_str(json)
+            .map_err(|err| format!("invalid correlation state: {err}"))?;
+        correlator.restore(snapshot).map_err(|err| err.to_string())
+    }
+
     /// The alerts this event raises (none for most events).
     pub fn detect(&mut self, event: &Event) -> Vec<Event> {
         self.stats.events += 1;

@@ -173,3 +173,22 @@ fn correlations_raise_their_own_alerts_and_silence_generate_false_rules() {
     );
     assert_eq!(alert.get_str("@timestamp"), Some("2024-05-01T10:02:00Z"));
 }
+
+#[test]
+fn correlation_windows_survive_a_save_and_restore() {
+    let report = sigma::RuleSet::load_str(CORRELATED, "correlated.yml");
+    let (mut before, _) = Detector::with_correlations(report.rules.clone(), &report.correlations);
+    before.detect(&failed_logon("2024-05-01T10:00:00Z", "bob"));
+    before.detect(&failed_logon("2024-05-01T10:01:00Z", "bob"));
+    let state = before.save_state().expect("there are correlations");
+
+    let (mut after, _) = Detector::with_correlations(report.rules, &report.correlations);
+    after.restore_state(&state).unwrap();
+    let alerts = after.detect(&failed_logon("2024-05-01T10:02:00Z", "bob"));
+    assert_eq!(
+        alerts.len(),
+        1,
+        "the third failure after the restart completes the window"
+    );
+    assert!(after.restore_state("{not json").is_err());
+}

@@ -28,7 +28,7 @@ pub use writer::Writer;
 /// A running pipeline: the intake handle and the writer thread behind it.
 pub struct Pipeline {
     intake: Option<Intake>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<Writer>>,
 }
 
 impl Pipeline {
@@ -62,12 +62,10 @@ impl Pipeline {
             .expect("the intake lives until shutdown consumes the pipeline")
     }
 
-    /// Waits until every queued batch is written. Sources must have stopped (dropped
-    /// their intakes) first, or this waits for them.
-    pub fn shutdown(mut self) {
+    /// Waits until every queued batch is written and returns the writer. Sources must
+    /// have stopped (dropped their intakes) first, or this waits for them.
+    pub fn shutdown(mut self) -> Option<Writer> {
         self.intake.take();
-        if let Some(handle) = self.writer.take() {
-            let _ = handle.join();
-        }
+        self.writer.take().and_then(|handle| handle.join().ok())
     }
 }

@@ -38,9 +38,15 @@ impl Writer {
         self
     }
 
-    /// Runs until every [`crate::Intake`] is dropped and the queue is empty. Blocking:
-    /// run it on its own thread.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+    /// The live detector, if any.
+    pub fn detector(&self) -> Option<&detect::Detector> {
+        self.detector.as_ref()
+    }
+
+    /// Runs until every [`crate::Intake`] is dropped and the queue is empty, then
+    /// returns itself (so its detector's state can be saved). Blocking: run it on its
+    /// own thread.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) -> Self {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             let mut n_items = jobs[0].batch.items.len();
@@ -55,6 +61,7 @@ impl Writer {
             }
             self.write_group(jobs);
         }
+        self
     }
 
     fn write_group(&mut self, jobs: Vec<Job>) {

@@ -32,6 +32,35 @@ pub struct BoundAddrs {
     pub syslog_tls: Option<SocketAddr>,
 }
 
+/// Where open correlation windows are kept across a clean restart.
+const CORRELATION_STATE_FILE: &str = "correlation-state.json";
+
+/// Restores correlation windows saved at the last clean shutdown. A missing or bad file
+/// costs open windows, never the start.
+fn restore_correlation_state(detector: &mut detect::Detector, path: &std::path::Path) {
+    match std::fs::read_to_string(path) {
+        Ok(json) => match detector.restore_state(&json) {
+            Ok(()) => tracing::info!(path = %path.display(), "correlation state restored"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "correlation state ignored")
+            }
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "correlation state unreadable")
+        }
+    }
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Loads the Sigma rules for live detection. Rejected rules are reported and skipped;
 /// they never stop the server.
 fn load_detector(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<detect::Detector>> {
@@ -104,7 +133,9 @@ pub async fn run(
         None => normalize::Normalizer::builtin(),
     });
     let mut writer = pipeline::Writer::new(Arc::clone(&store), normalizer);
-    if let Some(detector) = load_detector(&config.rules)? {
+    let state_path = config.data_dir.join(CORRELATION_STATE_FILE);
+    if let Some(mut detector) = load_detector(&config.rules)? {
+        restore_correlation_state(&mut detector, &state_path);
         writer = writer.with_detector(detector);
     }
     let pipeline = pipeline::Pipeline::start_writer(writer, config.store.queue_batches);
@@ -189,7 +220,15 @@ pub async fn run(
             Err(error) => tracing::warn!(listener = name, error = %error, "listener task failed"),
         }
     }
-    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    let writer = tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    if let Some(state) = writer
+        .as_ref()
+        .and_then(pipeline::Writer::detector)
+        .and_then(detect::Detector::save_state)
+        && let Err(error) = write_atomically(&state_path, state.as_bytes())
+    {
+        tracing::error!(path = %state_path.display(), %error, "correlation state not saved");
+    }
     tokio::task::spawn_blocking(move || store.refresh()).await??;
     tracing::info!("stopped");
     Ok(())
