@@ -254,7 +254,7 @@ fn load_rules(paths: &[PathBuf], min_level: MinLevel) -> anyhow::Result<Vec<Comp
     if n_correlations + n_filters > 0 {
         let _ = writeln!(
             stderr,
-            "  note: {n_correlations} correlation and {n_filters} filter rules are not evaluated yet"
+            "  note: {n_correlations} correlation and {n_filters} filter rules are not evaluated by hunt yet (correlations are, live)"
         );
     }
     if n_loaded == 0 {

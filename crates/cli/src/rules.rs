@@ -61,7 +61,7 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
         if !report.correlations.is_empty() {
             writeln!(
                 out,
-                "note: correlation rules are parsed but not evaluated yet: they never fire"
+                "note: correlation rules are evaluated by live detection (`serve --rules`), not yet by `hunt`"
             )?;
         }
         if !report.filters.is_empty() {

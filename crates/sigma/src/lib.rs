@@ -2,7 +2,7 @@
 //!
 //! [`RuleSet::load_dir`] reads rule files (rsigma-parser for the YAML → AST step), compiles
 //! each detection rule to our own matcher IR and returns a [`LoadReport`]: the
-//! [`CompiledRule`]s, the parsed correlation and filter rules (not evaluated yet), and every
+//! [`CompiledRule`]s, the parsed correlation rules (evaluated by [`Correlator`]) and filter rules (not applied yet), and every
 //! rejected document with its file, line and [`RuleError`]. A bad rule disables itself only.
 //!
 //! [`Engine`] indexes the compiled rules by channel and event id so that each event is

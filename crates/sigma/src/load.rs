@@ -22,7 +22,7 @@ const MAX_MERGE_DEPTH: usize = 64;
 pub struct LoadReport {
     /// Detection rules, compiled.
     pub rules: Vec<CompiledRule>,
-    /// Correlation rules, parsed. Their evaluation is not implemented yet: they never fire.
+    /// Correlation rules, parsed; [`crate::Correlator`] evaluates them (live detection).
     pub correlations: Vec<CorrelationRule>,
     /// Sigma filters (meta filter rules), parsed. Not applied to rules yet.
     pub filters: Vec<FilterRule>,
@@ -318,7 +318,7 @@ impl Loader {
         for correlation in &collection.correlations {
             warn(
                 &correlation.id,
-                "correlation rule: parsed, evaluation not implemented yet (it never fires)".into(),
+                "correlation rule: evaluated by live detection (`serve --rules`), not yet by `hunt`".into(),
             );
             report.correlations.push(CorrelationRule {
                 meta: rule_meta!(correlation),

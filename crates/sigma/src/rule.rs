@@ -160,7 +160,7 @@ pub enum CorrelationKind {
     Other,
 }
 
-/// A parsed correlation rule. Evaluation is not implemented yet: it never fires.
+/// A parsed correlation rule; [`crate::CompiledCorrelation`] compiles it for [`crate::Correlator`].
 #[derive(Debug, Clone)]
 pub struct CorrelationRule {
     pub meta: RuleMeta,

@@ -532,7 +532,7 @@ title: [unclosed
 }
 
 #[test]
-fn correlation_rules_are_reported_not_evaluated() {
+fn correlation_rules_are_loaded_and_the_report_says_where_they_run() {
     let text = "\
 title: base
 name: failed_logon
@@ -558,7 +558,7 @@ correlation:
         report
             .warnings
             .iter()
-            .any(|w| w.message.contains("not implemented"))
+            .any(|w| w.message.contains("not yet by `hunt`"))
     );
 }
 
