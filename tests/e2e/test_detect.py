@@ -118,3 +118,29 @@ def test_correlation_windows_survive_a_clean_restart(tmp_path):
         assert body["total"] == 0
     finally:
         server.stop()
+
+
+def test_correlation_windows_survive_a_kill9_within_the_save_interval(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "correlated.yml").write_text(CORRELATED)
+    server = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--rules", str(rules)]).start()
+    state = server.data_dir / "correlation-state.json"
+    try:
+        for ts in ("2024-05-01T10:00:00Z", "2024-05-01T10:01:00Z"):
+            status, body = server.request("POST", "/api/v1/ingest", [failed_logon(ts, "carol")])
+            assert status == 200, body
+        # Saved every 10 s while it changes, without a shutdown.
+        deadline = time.time() + 60
+        while time.time() < deadline and "carol" not in (state.read_text() if state.exists() else ""):
+            time.sleep(0.5)
+        assert "carol" in state.read_text()
+        server.kill9()
+        server.start()
+        status, body = server.request("POST", "/api/v1/ingest", [failed_logon("2024-05-01T10:02:00Z", "carol")])
+        assert status == 200, body
+        body = wait_alerts(server, "rule.id:aaaaaaaa-0000-0000-0000-000000000002", 1)
+        assert body["total"] == 1, body
+        assert body["hits"][0]["sentinella"]["alert"]["correlation"]["count"] == 3
+    finally:
+        server.stop()

@@ -251,3 +251,94 @@ def test_output_file_and_exit_codes(hostile_log, tmp_path):
     assert hunt("--rules", rule, tmp_path / "missing.evtx", check=False).returncode != 0
     assert hunt(log, check=False).returncode != 0  # --rules is required
     assert hunt("--rules", rule, "--min-level", "severe", log, check=False).returncode != 0
+
+
+CORRELATION_RULES = """\
+title: Failed logon
+id: cccccccc-0000-0000-0000-000000000001
+name: failed_logon_f
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+  condition: selection
+level: low
+---
+title: Many failed logons for one user
+id: cccccccc-0000-0000-0000-000000000002
+correlation:
+  type: event_count
+  rules: [failed_logon_f]
+  group-by: [TargetUserName]
+  timespan: 10m
+  condition: {gte: 3}
+  generate: false
+level: high
+"""
+
+
+def failed_logon(ts, user):
+    return {"@timestamp": ts, "host": {"name": "dc-1"},
+            "winlog": {"channel": "Security", "event_id": "4625", "event_data": {"TargetUserName": user}}}
+
+
+def test_correlations_run_over_all_files_in_time_order(tmp_path):
+    rules = tmp_path / "correlated.yml"
+    rules.write_text(CORRELATION_RULES)
+    # Two files, each out of order; only the merged time order puts bob's three failures
+    # within ten minutes. alice fails twice: no detection.
+    first = tmp_path / "a.ndjson"
+    first.write_text("\n".join(json.dumps(e) for e in [
+        failed_logon("2024-05-01T10:30:00Z", "bob"), failed_logon("2024-05-01T10:00:00Z", "bob"),
+        failed_logon("2024-05-01T10:01:00Z", "alice")]) + "\n")
+    second = tmp_path / "b.ndjson"
+    second.write_text("\n".join(json.dumps(e) for e in [
+        failed_logon("2024-05-01T10:09:00Z", "bob"), failed_logon("2024-05-01T10:05:00Z", "bob"),
+        failed_logon("2024-05-01T10:02:00Z", "alice")]) + "\n")
+    result = hunt("--rules", rules, "--format", "jsonl", first, second)
+    detections = jsonl(result.stdout)
+    # generate: false: the base rule's matches feed the correlation but are not reported.
+    assert [d["rule_id"] for d in detections] == ["cccccccc-0000-0000-0000-000000000002"], detections
+    [hit] = detections
+    assert hit["correlation"]["count"] == 3
+    assert hit["correlation"]["group"] == {"TargetUserName": "bob"}
+    assert hit["correlation"]["first"].startswith("2024-05-01T10:00")
+    assert hit["@timestamp"].startswith("2024-05-01T10:09")
+    assert hit["file"] == str(second)
+    assert "1 correlation detections" in result.stderr.decode()
+    # With generate: true the base rule's own matches are reported too.
+    rules.write_text(CORRELATION_RULES.replace("generate: false", "generate: true"))
+    detections = jsonl(hunt("--rules", rules, "--format", "jsonl", first, second).stdout)
+    assert Counter(d["rule_id"] for d in detections) == {
+        "cccccccc-0000-0000-0000-000000000001": 6, "cccccccc-0000-0000-0000-000000000002": 1}
+
+
+FILTER = """\
+title: Admins run whoami on purpose
+id: dddddddd-0000-0000-0000-000000000001
+logsource: {product: windows, category: process_creation}
+filter:
+  rules: [11111111-2222-3333-4444-555555555555]
+  selection:
+    User|startswith: 'CORP\\\\adm_'
+  condition: not selection
+"""
+
+
+def test_filters_tune_the_rules_they_name(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "whoami.yml").write_text(TEST_RULE)
+    log = tmp_path / "sysmon.ndjson"
+    events = []
+    for user in ("CORP\\adm_bob", "CORP\\alice"):
+        events.append({"@timestamp": "2024-03-01T10:00:00Z", "host": {"name": "ws-1"},
+                       "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": "1",
+                                  "event_data": {"Image": "C:\\Windows\\whoami.exe", "User": user}}})
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert len(jsonl(hunt("--rules", rules, "--format", "jsonl", log).stdout)) == 2
+    (rules / "mf_admins.yml").write_text(FILTER)
+    result = hunt("--rules", rules, "--format", "jsonl", log)
+    [d] = jsonl(result.stdout)
+    assert d["event"]["winlog"]["event_data"]["User"] == "CORP\\alice"
+    assert "1 filters applied to 1 rules" in result.stderr.decode()

@@ -24,6 +24,18 @@ pub enum ApiError {
     /// The server is shutting down.
     #[error("server shutting down")]
     Unavailable,
+    /// Authenticated but not allowed: `(code, message)`, e.g. `forbidden`, `csrf`, `locked`.
+    #[error("{1}")]
+    Denied(&'static str, String),
+    /// Wrong user name or password.
+    #[error("invalid user name or password")]
+    SignInFailed,
+    /// No such thing (user, token).
+    #[error("{0}")]
+    NotFound(String),
+    /// It already exists.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl ApiError {
@@ -35,6 +47,10 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Denied(code, _) => (StatusCode::FORBIDDEN, code),
+            ApiError::SignInFailed => (StatusCode::UNAUTHORIZED, "sign_in_failed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         }
     }
 }
@@ -55,6 +71,24 @@ impl From<store::StoreError> for ApiError {
             store::StoreError::InvalidQuery(message) => ApiError::BadRequest(message),
             store::StoreError::Closed => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<auth::AuthError> for ApiError {
+    fn from(err: auth::AuthError) -> Self {
+        use auth::AuthError;
+        match err {
+            AuthError::InvalidCredentials => ApiError::SignInFailed,
+            AuthError::Locked { .. } => ApiError::Denied("locked", err.to_string()),
+            AuthError::SourceBlocked { .. } => ApiError::Denied("source_blocked", err.to_string()),
+            AuthError::Disabled => ApiError::Denied("disabled", err.to_string()),
+            AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) => {
+                ApiError::NotFound(err.to_string())
+            }
+            AuthError::UserExists(_) => ApiError::Conflict(err.to_string()),
+            AuthError::Invalid(message) => ApiError::BadRequest(message),
+            AuthError::Random(_) | AuthError::Storage(_) => ApiError::Internal(err.to_string()),
         }
     }
 }

@@ -1,22 +1,37 @@
 //! The HTTP API: `/health`, `/api/v1/ingest`, `/api/v1/search`, `/api/v1/alerts`, `/api/v1/stats`,
-//! `/metrics`. Every route but `/health` requires a bearer token.
+//! `/metrics`, accounts and triage (`session`, `users`, `alert_status`), the console at `/ui/`.
+//! Every route but `/health`, sign-in and the console's files requires a principal (see
+//! `access`: session cookie + CSRF, personal API token or the admin token) with the role
+//! the route needs.
 //!
 //! Build the router with [`router`] from an [`AppState`]; the server binds it.
 
+mod access;
+mod alert_status;
 mod error;
+mod hunt;
 mod intake;
+pub mod openapi;
+mod phish;
+mod rules;
 mod search;
+mod session;
+pub mod taxii;
+pub mod threat_intel;
+mod ui;
+mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use error::ApiError;
+pub use session::TrustedProxies;
 
 /// Largest request body accepted (after decompression for gzip ingest).
 pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
@@ -28,29 +43,55 @@ pub struct AppState {
     pub intake: pipeline::Intake,
     /// Where searches run.
     pub store: Arc<dyn store::EventStore>,
-    /// Who may call the API.
+    /// Checks the admin token (`DATA_DIR/admin.token`): an admin principal.
     pub auth: Arc<dyn ::ingest::auth::TokenCheck>,
+    /// Users, sessions, personal API tokens, the audit log, alert triage state.
+    pub accounts: Arc<auth::AuthStore>,
     /// Renders `/metrics`; `None` when no recorder is installed (tests).
     pub metrics: Option<PrometheusHandle>,
+    /// The Sigma rules: listed, switched on and off, and hunted with.
+    pub rules: Arc<detect::RuleLibrary>,
 }
 
 /// The API router.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    router_with_intel(state, None)
+}
+
+/// The API router with threat intelligence (`/api/v1/intel/…`) and the TAXII 2.1 server
+/// (`/taxii2/…`) when `intel` is given.
+pub fn router_with_intel(state: AppState, intel: Option<Arc<threat_intel::IntelState>>) -> Router {
+    let mut routes = Router::new()
         .route("/api/v1/ingest", post(intake::ingest_json))
         .route("/api/v1/ingest/records", post(intake::ingest_records))
         .route(
             "/api/v1/search",
             get(search::search_get).post(search::search_post),
         )
-        .route("/api/v1/alerts", get(search::alerts_get))
         .route("/api/v1/store/refresh", post(search::refresh))
         .route("/api/v1/stats", get(search::stats))
         .route("/metrics", get(metrics))
         .route("/health", get(health))
+        .merge(alert_status::routes())
+        .merge(hunt::routes())
+        .merge(rules::routes())
+        .merge(session::routes())
+        .merge(users::routes())
+        .merge(openapi::routes())
+        .merge(phish::routes())
+        .merge(ui::routes())
         .fallback(not_found);
+    if let Some(intel) = intel {
+        routes = routes
+            .merge(threat_intel::routes())
+            .merge(taxii::routes())
+            .layer(axum::Extension(intel));
+    }
     routes
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -65,21 +106,6 @@ async fn not_found() -> Response {
         axum::Json(serde_json::json!({"error": {"code": "not_found", "message": "no such route"}})),
     )
         .into_response()
-}
-
-/// Every route but `/health` (for load balancers and probes) needs the token; unknown
-/// routes too, so an anonymous caller learns nothing about which routes exist.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/health" {
-        return next.run(request).await;
-    }
-    let authorized = ::ingest::auth::token_from_headers(request.headers())
-        .is_some_and(|token| state.auth.check(&token));
-    if authorized {
-        next.run(request).await
-    } else {
-        ApiError::Unauthorized.into_response()
-    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -1,4 +1,5 @@
-//! `GET|POST /api/v1/search`, `POST /api/v1/store/refresh`, `GET /api/v1/stats`.
+//! `GET|POST /api/v1/search`, `POST /api/v1/store/refresh`, `GET /api/v1/stats`
+//! (`GET /api/v1/alerts` is in `alert_status`).
 
 use std::sync::Arc;
 
@@ -40,24 +41,6 @@ pub(crate) async fn search_post(
     let params: SearchParams = serde_json::from_slice(&body)
         .map_err(|err| ApiError::BadRequest(format!("invalid search request: {err}")))?;
     run(state, params).await
-}
-
-/// `GET /api/v1/alerts`: the search API over alerts only (`event.kind:alert`); `q`
-/// narrows further (`rule.name:*Mimikatz* AND host.name:ws-1`).
-pub(crate) async fn alerts_get(
-    State(state): State<AppState>,
-    Query(params): Query<SearchParams>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    let narrow = query::parse(&params.q).map_err(|err| ApiError::BadRequest(err.to_string()))?;
-    let alerts = query::Query::Term {
-        field: Some("event.kind".to_owned()),
-        value: "alert".to_owned(),
-    };
-    let query = match narrow {
-        query::Query::All => alerts,
-        other => query::Query::And(vec![alerts, other]),
-    };
-    run_query(state, query, params).await
 }
 
 async fn run(state: AppState, params: SearchParams) -> Result<Json<SearchResponse>, ApiError> {

@@ -29,7 +29,9 @@ fn fixture() -> Fixture {
         intake: pipeline.intake(),
         store,
         auth: Arc::new(|token: &str| token == TOKEN),
+        accounts: Arc::new(auth::AuthStore::open_in(dir.path()).unwrap()),
         metrics: None,
+        rules: Arc::new(detect::RuleLibrary::open(Vec::new(), None)),
     });
     Fixture {
         _dir: dir,

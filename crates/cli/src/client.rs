@@ -27,12 +27,17 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &ServerArgs) -> anyhow::Result<Client> {
+        Self::with_timeout(args, Duration::from_secs(300))
+    }
+
+    /// A client whose requests may take up to `timeout` (hunts over long histories).
+    pub fn with_timeout(args: &ServerArgs, timeout: Duration) -> anyhow::Result<Client> {
         let token = match &args.token {
             Some(token) => token.clone(),
             None => read_token(&args.data_dir)?,
         };
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(300)))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build()
             .new_agent();

@@ -1,4 +1,6 @@
 //! `sentinella hunt --rules DIR_OR_FILE PATH...`: run Sigma rules over log files, no server.
+//! Without `PATH`s, `sentinella hunt --since 30d` hunts the events a running server stored
+//! ([`history`]).
 //!
 //! The incident-responder use case (Hayabusa, Chainsaw): EVTX files and folders, JSON/NDJSON
 //! and plain log files are decoded ([`crate::files`]), each record normalized to ECS
@@ -28,19 +30,19 @@ use sigma::{CompiledRule, Level, Match};
 
 use crate::files::{self, Kind};
 
+mod correlate;
+mod history;
+
 #[derive(Debug, clap::Args)]
 pub struct HuntArgs {
     /// Sigma rules: a folder searched recursively for `*.yml`/`*.yaml`, or one rule file.
-    /// Repeat the flag for several (`--rules rules --rules rules-threat-hunting`).
-    #[arg(
-        long = "rules",
-        short = 'r',
-        required = true,
-        value_name = "DIR_OR_FILE"
-    )]
+    /// Repeat the flag for several (`--rules rules --rules rules-threat-hunting`). Required
+    /// for files; over a server's history the default is the server's enabled rules.
+    #[arg(long = "rules", short = 'r', value_name = "DIR_OR_FILE")]
     pub rules: Vec<PathBuf>,
-    /// EVTX, JSON/NDJSON or plain log files, or folders (searched recursively).
-    #[arg(required = true, value_name = "PATH")]
+    /// EVTX, JSON/NDJSON or plain log files, or folders (searched recursively). Without
+    /// any, the hunt runs over the events stored by a running server (`--server`).
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format: one line per detection.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -51,15 +53,30 @@ pub struct HuntArgs {
     /// Only rules of this level or above (rules without a level count as informational).
     #[arg(long, value_enum, default_value_t = MinLevel::Informational)]
     pub min_level: MinLevel,
-    /// Only events at or after this time (RFC 3339, e.g. 2024-03-01T00:00:00Z).
+    /// Only events at or after this time: RFC 3339 (2024-03-01T00:00:00Z) or a duration
+    /// back from now (30d, 12h, 15m).
     #[arg(long)]
-    pub since: Option<Timestamp>,
-    /// Only events before this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only events before this time (same forms).
     #[arg(long)]
-    pub until: Option<Timestamp>,
+    pub until: Option<String>,
     /// Files hunted in parallel [default: the number of cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// History hunts: only stored events matching this query (search language).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// History hunts: only these loaded rules (id or name); repeatable.
+    #[arg(long = "rule-id")]
+    pub rule_ids: Vec<String>,
+    /// History hunts: also store the alerts on the server (listed by `sentinella alerts`).
+    #[arg(long)]
+    pub store: bool,
+    /// History hunts: alerts printed at most (all are counted).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub server: crate::client::ServerArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,6 +107,8 @@ impl MinLevel {
     }
 }
 
+/// How long a history hunt may run before the command gives up waiting.
+const HISTORY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 /// Rejected rules shown in the load summary; `sentinella rules check` lists them all.
 const SHOWN_REJECTIONS: usize = 5;
 /// Rules shown in the summary's "top rules".
@@ -99,13 +118,56 @@ const TITLE_WIDTH: usize = 50;
 /// Longest table summary, in characters.
 const SUMMARY_CHARS: usize = 160;
 
+/// RFC 3339, or a duration back from now (`30d`).
+fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    let span = crate::search::parse_since(text)
+        .with_context(|| format!("invalid time `{text}`: RFC 3339 or a duration such as 30d"))?;
+    Timestamp::now()
+        .checked_sub(span)
+        .with_context(|| format!("`{text}` reaches before the representable range"))
+}
+
 pub fn run(args: HuntArgs) -> anyhow::Result<()> {
-    if let (Some(since), Some(until)) = (args.since, args.until) {
+    let since = args.since.as_deref().map(parse_time).transpose()?;
+    let until = args.until.as_deref().map(parse_time).transpose()?;
+    if let (Some(since), Some(until)) = (since, until) {
         anyhow::ensure!(since < until, "--since must be before --until");
     }
+    if args.paths.is_empty() {
+        // A hunt over months of events may take a while; the server works until done.
+        let client = crate::client::Client::with_timeout(&args.server, HISTORY_TIMEOUT)?;
+        let mut out = open_output(args.output.as_deref())?;
+        let hunt = history::HistoryHunt {
+            since,
+            until,
+            query: args.query.as_deref(),
+            rules: &args.rules,
+            rule_ids: &args.rule_ids,
+            store: args.store,
+            limit: args.limit,
+            format: args.format,
+        };
+        return history::run(&client, &hunt, &mut out);
+    }
+    anyhow::ensure!(
+        !args.rules.is_empty(),
+        "hunting files needs --rules DIR_OR_FILE (without PATHs, the hunt runs over a server's history)"
+    );
     // The engine routes each event to the rules that can see it (by channel and event
     // id); results are the same as trying every rule.
-    let engine = sigma::Engine::new(load_rules(&args.rules, args.min_level)?);
+    let (rules, correlations) = load_rules(&args.rules, args.min_level)?;
+    let (correlations, failed) = correlate::Correlations::new(&rules, &correlations);
+    for (correlation, reason) in failed {
+        eprintln!(
+            "  correlation {} not evaluated: {}",
+            printable(&correlation),
+            printable(&reason)
+        );
+    }
+    let engine = sigma::Engine::new(rules);
     let rules = engine.rules();
     let paths = files::collect_files(&args.paths)?;
     if paths.is_empty() {
@@ -126,12 +188,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
              folders repeat the flag (`--rules A --rules B`)"
         );
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = open_output(args.output.as_deref())?;
     let total_bytes: u64 = paths
         .iter()
         .filter_map(|path| std::fs::metadata(path).ok())
@@ -155,8 +212,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         engine: &engine,
         paths: &paths,
         normalizer: normalize::Normalizer::builtin(),
-        since: args.since,
-        until: args.until,
+        since,
+        until,
         received_at: Timestamp::now(),
         next_file: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
@@ -164,6 +221,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
     let mut report = Report::new(args.format, rules, &paths, progress.clone());
+    report.correlations = correlations;
     let written = std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel(1024);
         for _ in 0..threads {
@@ -172,7 +230,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
             scope.spawn(move || hunter.work(&tx));
         }
         drop(tx);
-        let written = report.write_all(rx, &mut out).and_then(|()| out.flush());
+        let written = report
+            .write_all(rx, &mut out)
+            .and_then(|()| report.finish_correlations(&mut out))
+            .and_then(|()| out.flush());
         // Stops the workers early if writing failed (they also see the channel close).
         hunter.stop.store(true, Ordering::Relaxed);
         written
@@ -196,12 +257,26 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
 /// Loads every `--rules` path, prints the load report to stderr and keeps the rules at or
 /// above `min_level`.
-fn load_rules(paths: &[PathBuf], min_level: MinLevel) -> anyhow::Result<Vec<CompiledRule>> {
+fn load_rules(
+    paths: &[PathBuf],
+    min_level: MinLevel,
+) -> anyhow::Result<(Vec<CompiledRule>, Vec<sigma::CorrelationRule>)> {
     let mut rules = Vec::new();
     let mut rejected = Vec::new();
-    let (mut n_correlations, mut n_filters, mut n_warnings) = (0, 0, 0);
+    let mut correlations = Vec::new();
+    let mut filters = Vec::new();
+    let mut n_warnings = 0;
     for path in paths {
         anyhow::ensure!(
             path.try_exists()
@@ -212,13 +287,24 @@ fn load_rules(paths: &[PathBuf], min_level: MinLevel) -> anyhow::Result<Vec<Comp
         let report = sigma::RuleSet::load_dir(path);
         rules.extend(report.rules);
         rejected.extend(report.rejected);
-        n_correlations += report.correlations.len();
-        n_filters += report.filters.len();
+        correlations.extend(report.correlations);
+        filters.extend(report.filters);
         n_warnings += report.warnings.len();
     }
+    let (n_filtered, filter_failures) =
+        sigma::apply_filters(&mut rules, &filters, &sigma::Mappings::builtin());
     let n_loaded = rules.len();
     let min = min_level.level();
-    rules.retain(|rule| rule.meta.level.unwrap_or(Level::Informational) >= min);
+    // Rules below the level stay when a correlation needs their matches.
+    let referenced = |rule: &CompiledRule| {
+        correlations.iter().any(|c: &sigma::CorrelationRule| {
+            c.rules.iter().any(|name| {
+                rule.meta.id.as_deref() == Some(name.as_str())
+                    || rule.meta.name.as_deref() == Some(name.as_str())
+            })
+        })
+    };
+    rules.retain(|rule| rule.meta.level.unwrap_or(Level::Informational) >= min || referenced(rule));
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(
         stderr,
@@ -251,16 +337,27 @@ fn load_rules(paths: &[PathBuf], min_level: MinLevel) -> anyhow::Result<Vec<Comp
             rejected.len() - SHOWN_REJECTIONS
         );
     }
-    if n_correlations + n_filters > 0 {
+    if !correlations.is_empty() || !filters.is_empty() {
         let _ = writeln!(
             stderr,
-            "  note: {n_correlations} correlation and {n_filters} filter rules are not evaluated by hunt yet (correlations are, live)"
+            "  {} correlation rules (evaluated over all files in time order), {} filters applied to {n_filtered} rules",
+            correlations.len(),
+            filters.len()
+        );
+    }
+    for failure in &filter_failures {
+        let _ = writeln!(
+            stderr,
+            "  filter {} not applied to {}: {}",
+            printable(&failure.filter),
+            printable(&failure.rule),
+            printable(&failure.reason.to_string())
         );
     }
     if n_loaded == 0 {
         bail!("no detection rule loaded from the --rules paths");
     }
-    Ok(rules)
+    Ok((rules, correlations))
 }
 
 /// What the workers share.
@@ -445,6 +542,7 @@ struct Report<'a> {
     detections_per_file: Vec<u64>,
     detections_per_rule: HashMap<usize, u64>,
     n_files_failed: usize,
+    correlations: Option<correlate::Correlations>,
 }
 
 impl<'a> Report<'a> {
@@ -463,6 +561,7 @@ impl<'a> Report<'a> {
             detections_per_file: vec![0; paths.len()],
             detections_per_rule: HashMap::new(),
             n_files_failed: 0,
+            correlations: None,
         }
     }
 
@@ -517,6 +616,12 @@ impl<'a> Report<'a> {
         match message {
             Message::Hits { file, event, hits } => {
                 for (rule, found) in &hits {
+                    if let Some(correlations) = &mut self.correlations {
+                        correlations.observe(*rule, file, &event);
+                        if correlations.is_silent(*rule) {
+                            continue;
+                        }
+                    }
                     self.detections_per_file[file] += 1;
                     *self.detections_per_rule.entry(*rule).or_default() += 1;
                     let detection = Detection {
@@ -554,6 +659,14 @@ impl<'a> Report<'a> {
                 self.outcomes[file] = Some(outcome);
                 Ok(true)
             }
+        }
+    }
+
+    /// Writes the correlation hits, once every file is read.
+    fn finish_correlations(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        match &mut self.correlations {
+            Some(correlations) => correlations.finish(self.rules, self.paths, self.format, out),
+            None => Ok(()),
         }
     }
 
@@ -620,6 +733,21 @@ impl<'a> Report<'a> {
         }
         if top.len() > TOP_RULES {
             let _ = writeln!(stderr, "  … and {} more rules", top.len() - TOP_RULES);
+        }
+        if let Some(correlations) = &self.correlations {
+            let n_hits: u64 = correlations.hits.values().sum();
+            let _ = writeln!(stderr, "{n_hits} correlation detections");
+            if correlations.dropped > 0 {
+                let _ = writeln!(
+                    stderr,
+                    "  warning: {} base-rule matches beyond the first {} were not correlated: correlation results are partial",
+                    correlations.dropped,
+                    correlate::MAX_OBSERVED
+                );
+            }
+            for (title, count) in &correlations.hits {
+                let _ = writeln!(stderr, "  {count:>8}  {}", printable(title));
+            }
         }
     }
 }
@@ -769,7 +897,7 @@ impl Detection<'_> {
 
 /// Text from the logs (attacker-controlled) made safe for a terminal: control characters
 /// (ANSI escapes, carriage returns, C1 controls) and bidirectional overrides become spaces.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

@@ -5,16 +5,24 @@
 //! - `search`: query a running server
 //! - `alerts`: list alerts raised by live detection (`serve --rules DIR`)
 //! - `bench`: end-to-end throughput, query latency, disk and memory figures
-//! - `rules check`: load Sigma rules and report what loaded and what was rejected
-//! - `hunt`: run Sigma rules over EVTX, JSON/NDJSON and log files, no server needed
+//! - `rules check|list|enable|disable`: load Sigma rules and report what loaded and what was
+//!   rejected; a running server's rules
+//! - `hunt`: run Sigma rules over EVTX, JSON/NDJSON and log files (no server needed), or over
+//!   a running server's stored events (`--since`)
+//! - `phish`: analyse suspicious emails offline (`analyze`), measure accuracy (`eval`)
+//! - `user`: add, change, disable and list console users
+//! - `intel`: import feeds, export blocklists and STIX, share preview, withdraw, check patterns
 
 mod bench;
 mod client;
 mod files;
 mod hunt;
 mod import;
+mod intel;
+mod phish;
 mod rules;
 mod search;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,11 +59,18 @@ enum Command {
     Alerts(search::SearchArgs),
     /// Measure ingest throughput, query latency, disk use and memory.
     Bench(bench::BenchArgs),
-    /// Sigma rules: `check DIR` reports rules loaded and rejected.
+    /// Sigma rules: `check DIR` reports rules loaded and rejected; `list`, `enable ID`,
+    /// `disable ID` manage a running server's rules.
     Rules(rules::RulesArgs),
+    /// Phishing: `analyze` .eml files offline, `eval` accuracy and speed over labelled folders.
+    Phish(phish::PhishArgs),
     /// Hunt with Sigma rules over EVTX, JSON/NDJSON and log files (no server needed).
     /// Exits 0 when the hunt ran, with or without detections.
     Hunt(hunt::HuntArgs),
+    /// Console users: `add`, `passwd`, `role`, `disable`, `enable`, `list`.
+    User(user::UserArgs),
+    /// Threat intel: `import`, `export`, `share-preview`, `withdraw`, `check-pattern`.
+    Intel(intel::IntelArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +112,9 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Phish(args) => phish::run(args),
+        Command::User(args) => user::run(args),
+        Command::Intel(args) => intel::run(args),
     }
 }
 

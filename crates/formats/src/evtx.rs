@@ -4,7 +4,8 @@
 //! `channel`, `provider_name`, `provider_guid`, `event_id` (a string, ECS keyword),
 //! `record_id`, `computer_name`, `process.pid`, `process.thread.id`, `user.identifier`,
 //! `version`, `level`, `task`, `opcode`, `keywords`, `activity_id`, and `event_data` (the
-//! `EventData` items by `Name`, as strings; unnamed items as `param1`…; `UserData` flattened).
+//! `EventData` items by `Name`, as strings; unnamed items as `param1`… and together as `Data`;
+//! `UserData` flattened).
 //! The record time is `System.TimeCreated.SystemTime`.
 //!
 //! Files are read one 64 KiB chunk at a time. A chunk or record that cannot be parsed yields
@@ -276,17 +277,21 @@ fn number(value: &Value) -> Option<u64> {
 }
 
 /// `EventData` is rendered as `{Name: value}` for named `Data` items, and as
-/// `{"Data": value | [values] | {"#text": …}}` for unnamed ones.
+/// `{"Data": value | [values] | {"#text": …}}` for unnamed ones. Unnamed values become
+/// `param1`… and are also kept together as `Data` (a string when there is one, else an
+/// array of strings), the field Sigma rules and backends (Chainsaw, Hayabusa) use for them.
 fn flatten_event_data(data: &Value, out: &mut Map<String, Value>) {
     let Value::Object(map) = data else {
         if let Some(value) = plain(data) {
-            out.insert("param1".to_owned(), value);
+            out.insert("param1".to_owned(), value.clone());
+            out.insert("Data".to_owned(), value);
         }
         return;
     };
+    let mut unnamed: Vec<Value> = Vec::new();
     for (key, value) in map {
         if out.len() >= MAX_FIELDS {
-            return;
+            break;
         }
         if key == "#attributes" {
             continue;
@@ -302,15 +307,28 @@ fn flatten_event_data(data: &Value, out: &mut Map<String, Value>) {
                 item => vec![item],
             };
             for item in items {
+                if out.len() >= MAX_FIELDS {
+                    break;
+                }
                 if let Some(value) = plain(item) {
                     let name = format!("param{}", out.len() + 1);
-                    out.insert(name, value);
+                    out.insert(name, value.clone());
+                    unnamed.push(value);
                 }
             }
             continue;
         }
         if let Some(value) = plain(value) {
             out.insert(key.clone(), value);
+        }
+    }
+    match unnamed.len() {
+        0 => {}
+        1 => {
+            out.insert("Data".to_owned(), unnamed.swap_remove(0));
+        }
+        _ => {
+            out.insert("Data".to_owned(), Value::Array(unnamed));
         }
     }
 }

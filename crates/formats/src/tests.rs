@@ -288,6 +288,42 @@ fn evtx_records_have_winlog_fields() {
     assert_eq!(first.timestamp, Some(ts("2019-03-18T22:15:36.036376Z")));
 }
 
+/// Unnamed `<Data>` items (MSSQL's events have only those) are `param1`… and also `Data`,
+/// the field Sigma rules filter on: an array of strings in order, or one string.
+#[test]
+fn evtx_unnamed_data_is_kept_as_data() {
+    let file = crate::evtx::EvtxFile::open(shared(
+        "evtx/attack-samples/Credential Access/MSSQL_multiple_failed_logon_EventID_18456.evtx",
+    ))
+    .unwrap();
+    let records: Vec<Record> = file.map(Result::unwrap).collect();
+    let failed = records
+        .iter()
+        .find(|r| str_at(r, "winlog.event_id") == Some("18456"))
+        .expect("an 18456 event");
+    let Some(Value::Array(data)) = failed.get("winlog.event_data.Data") else {
+        panic!(
+            "Data is not an array: {:?}",
+            failed.get("winlog.event_data.Data")
+        );
+    };
+    assert!(data.len() > 1);
+    assert!(data.iter().all(Value::is_string));
+    assert_eq!(failed.get("winlog.event_data.param1"), Some(&data[0]));
+    assert!(
+        data.iter()
+            .any(|d| d.as_str().is_some_and(|s| s.contains("CLIENT: 10.0.2.17"))),
+        "{data:?}"
+    );
+    // Records with named items only have no `Data`.
+    let file = crate::evtx::EvtxFile::open(shared(
+        "evtx/attack-samples/Lateral Movement/LM_WMI_4624_4688_TargetHost.evtx",
+    ))
+    .unwrap();
+    let first = file.map(Result::unwrap).next().unwrap();
+    assert_eq!(first.get("winlog.event_data.Data"), None);
+}
+
 /// Damages a three-chunk file in three ways: a chunk's magic (the chunk is lost), the middle
 /// of a chunk's records, and a record header. Each yields errors for what broke, still yields
 /// the records of the intact chunks, and never panics.

@@ -13,12 +13,16 @@ use crate::metrics;
 
 /// Upper bound of events written in one group commit.
 const MAX_GROUP_EVENTS: usize = 10_000;
+/// How long the writer waits for work before giving the detector an idle turn.
+const IDLE_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Decodes, normalizes and writes batches; see the module docs.
 pub struct Writer {
     store: Arc<dyn EventStore>,
     normalizer: Arc<Normalizer>,
     detector: Option<detect::Detector>,
+    /// Threat-intel matching (`detect::intel`), independent of the Sigma detector.
+    intel: Option<detect::intel::IntelDetector>,
 }
 
 impl Writer {
@@ -28,6 +32,7 @@ impl Writer {
             store,
             normalizer,
             detector: None,
+            intel: None,
         }
     }
 
@@ -35,6 +40,13 @@ impl Writer {
     /// same WAL append.
     pub fn with_detector(mut self, detector: detect::Detector) -> Self {
         self.detector = Some(detector);
+        self
+    }
+
+    /// Matches every event against threat-intel indicators; hits are alerts written with
+    /// the events, like Sigma alerts.
+    pub fn with_intel(mut self, intel: detect::intel::IntelDetector) -> Self {
+        self.intel = Some(intel);
         self
     }
 
@@ -47,7 +59,36 @@ impl Writer {
     /// returns itself (so its detector's state can be saved). Blocking: run it on its
     /// own thread.
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) -> Self {
-        while let Some(first) = rx.blocking_recv() {
+        // A clock for the idle tick: the detector swaps in reloaded rules and saves its
+        // correlation state even when no event arrives.
+        let clock = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime with a timer only fails without resources");
+        loop {
+            // The timer must be created inside the runtime, hence the async block.
+            let next = clock.block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await });
+            let first = match next {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_idle) => {
+                    if let Some(detector) = &mut self.detector {
+                        // Correlation windows with an upper bound that only the clock
+                        // can close while no event arrives.
+                        let alerts = detector.tick(Timestamp::now());
+                        if !alerts.is_empty() {
+                            metrics::record_detection(alerts.len() as u64, 0);
+                            if let Err(error) = self.store.append(alerts) {
+                                tracing::error!(%error, "correlation alerts not stored");
+                            }
+                        }
+                        if let Err(error) = detector.idle() {
+                            tracing::warn!(%error, "correlation state not saved");
+                        }
+                    }
+                    continue;
+                }
+            };
             let mut jobs = vec![first];
             let mut n_items = jobs[0].batch.items.len();
             while n_items < MAX_GROUP_EVENTS {
@@ -78,12 +119,13 @@ impl Writer {
         }
         // Alerts go after every batch's events, so each batch's sequence numbers stay
         // contiguous (the Elasticsearch API reports them).
+        let intel_alerts = match &mut self.intel {
+            Some(intel) => intel.detect_all(&events),
+            None => Vec::new(),
+        };
         if let Some(detector) = &mut self.detector {
             let before = detector.stats();
-            let mut alerts = Vec::new();
-            for event in &events {
-                alerts.extend(detector.detect(event));
-            }
+            let alerts = detector.detect_batch(&events);
             let after = detector.stats();
             metrics::record_detection(
                 after.alerts - before.alerts,
@@ -91,8 +133,15 @@ impl Writer {
             );
             events.extend(alerts);
         }
+        events.extend(intel_alerts);
         match self.store.append(events) {
             Ok(receipt) => {
+                // After the append: saved state never counts events that were not stored.
+                if let Some(detector) = &mut self.detector
+                    && let Err(error) = detector.checkpoint()
+                {
+                    tracing::warn!(%error, "correlation state not saved");
+                }
                 let mut next_seq = receipt.first_seq;
                 for (ack, input_type, n_events) in acks {
                     next_seq += n_events as u64;

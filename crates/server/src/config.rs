@@ -1,6 +1,6 @@
 //! The configuration file (`--config FILE`, TOML) and its defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -20,6 +20,10 @@ pub struct ServerConfig {
     /// The API (and later the console).
     #[serde(default = "default_http_listen")]
     pub http_listen: SocketAddr,
+    /// Reverse proxies in front of the API whose `X-Forwarded-For` is believed for sign-in
+    /// sources (audit log, per-address throttling). Empty: the connection's peer address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
     /// The Elasticsearch-compatible API for shippers.
     #[serde(default = "default_es_listen")]
     pub es_listen: SocketAddr,
@@ -40,6 +44,12 @@ pub struct ServerConfig {
     /// a file with the same `name` replaces the built-in one.
     #[serde(default)]
     pub mappings_dir: Option<PathBuf>,
+    /// Threat intelligence: warninglists, blocklists, partners (`[intel]`, see `server::intel`).
+    #[serde(default)]
+    pub intel: crate::intel::IntelConfig,
+    /// The phishing report service (`[phish]`, see `server::phishing`).
+    #[serde(default)]
+    pub phish: crate::phishing::PhishConfig,
 }
 
 /// Retention: partitions (UTC days) are deleted when too old or when the index is too big.
@@ -117,6 +127,7 @@ impl ServerConfig {
         if self.version != 1 {
             bail!("unsupported config version {} (expected 1)", self.version);
         }
+        self.intel.validate()?;
         if self.store.commit_interval_ms == 0 || self.store.queue_batches == 0 {
             bail!("store.commit_interval_ms and store.queue_batches must be positive");
         }
@@ -148,6 +159,16 @@ mod tests {
         let full = ServerConfig::load(&root.join("full.toml")).unwrap();
         assert_eq!(full.retention.max_age_days, Some(90));
         assert!(full.syslog.tls.is_some());
+        assert_eq!(full.phish.own_domains, ["comune.example.it"]);
+        assert!(
+            full.phish
+                .smtp
+                .as_ref()
+                .is_some_and(|smtp| smtp.tls.is_some())
+        );
+        assert!(minimal.phish.smtp.is_none());
+        assert!(minimal.trusted_proxies.is_empty());
+        assert_eq!(full.trusted_proxies.len(), 2);
         let error = ServerConfig::load(&root.join("invalid-unknown-key.toml")).unwrap_err();
         assert!(format!("{error:#}").contains("unknown field"), "{error:#}");
     }

@@ -3,6 +3,8 @@
 //! so nothing acknowledged is lost on a clean stop either.
 
 mod config;
+pub mod intel;
+pub mod phishing;
 mod token;
 
 use std::net::SocketAddr;
@@ -52,47 +54,65 @@ fn restore_correlation_state(detector: &mut detect::Detector, path: &std::path::
     }
 }
 
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+/// Where rules switched off through the API are remembered.
+const RULES_STATE_FILE: &str = "rules-state.json";
+/// How often the rule directories are checked for changes (hot reload).
+const RULES_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Correlation state is saved at most this often (and at clean shutdown): a `kill -9`
+/// loses at most this much of the open correlation windows.
+const CORRELATION_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Loads the Sigma rules for live detection. Rejected rules are reported and skipped;
-/// they never stop the server.
-fn load_detector(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<detect::Detector>> {
-    if paths.is_empty() {
+/// The live detector over the library's enabled rules. Rejected rules are reported and
+/// skipped; they never stop the server.
+fn load_detector(library: &detect::RuleLibrary) -> anyhow::Result<Option<detect::Detector>> {
+    if library.dirs().is_empty() {
         return Ok(None);
     }
-    let mut rules = Vec::new();
-    let mut correlations: Vec<sigma::CorrelationRule> = Vec::new();
-    for path in paths {
-        let report = sigma::RuleSet::load_dir(path);
-        for rejected in report.rejected.iter().take(5) {
-            tracing::warn!(path = %rejected.path.display(), reason = %rejected.reason, "sigma rule rejected");
-        }
-        tracing::info!(
-            dir = %path.display(),
-            loaded = report.rules.len(),
-            rejected = report.rejected.len(),
-            correlations = report.correlations.len(),
-            "sigma rules loaded"
-        );
-        rules.extend(report.rules);
-        correlations.extend(report.correlations);
+    let listing = library.listing();
+    for rejected in listing.rejected.iter().take(5) {
+        tracing::warn!(path = %rejected.path, reason = %rejected.reason, "sigma rule rejected");
     }
-    anyhow::ensure!(
-        !rules.is_empty(),
-        "no Sigma rule could be loaded from {paths:?}"
+    tracing::info!(
+        dirs = ?listing.dirs,
+        loaded = listing.loaded,
+        enabled = listing.enabled,
+        rejected = listing.rejected.len(),
+        "sigma rules loaded"
     );
-    let (detector, failed) = detect::Detector::with_correlations(rules, &correlations);
+    anyhow::ensure!(
+        listing.rules.iter().any(|rule| rule.kind == "detection"),
+        "no Sigma rule could be loaded from {:?}",
+        listing.dirs
+    );
+    let (detector, failed) = library.detector(detect::Origin::Live);
     for (correlation, reason) in failed {
         tracing::warn!(%correlation, %reason, "sigma correlation not evaluated");
     }
     Ok(Some(detector))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// Opens the account store; on first start creates the first admin with a one-time
+/// password in `DATA_DIR/initial-admin-password`.
+async fn open_accounts(data_dir: &std::path::Path) -> anyhow::Result<Arc<auth::AuthStore>> {
+    let data_dir = data_dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let accounts = auth::AuthStore::open_in(&data_dir)
+            .with_context(|| format!("opening {}", data_dir.join(auth::AUTH_DB_FILE).display()))?;
+        if let Some(path) = accounts.ensure_initial_admin(&data_dir, unix_now())? {
+            tracing::warn!(
+                user = auth::INITIAL_ADMIN, path = %path.display(),
+                "first admin created: sign in with the one-time password in this file and change it"
+            );
+        }
+        Ok(Arc::new(accounts))
+    })
+    .await?
 }
 
 /// Runs Sentinella until `shutdown` resolves. `on_ready` gets the bound addresses once
@@ -112,6 +132,7 @@ pub async fn run(
     } else {
         tracing::info!(path = %token_path.display(), "admin api token loaded");
     }
+    let accounts = open_accounts(&config.data_dir).await?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|err| tracing::warn!(error = %err, "metrics recorder not installed"))
@@ -134,10 +155,36 @@ pub async fn run(
     });
     let mut writer = pipeline::Writer::new(Arc::clone(&store), normalizer);
     let state_path = config.data_dir.join(CORRELATION_STATE_FILE);
-    if let Some(mut detector) = load_detector(&config.rules)? {
+    let live_slot = Arc::new(detect::DetectorSlot::default());
+    let rules = {
+        let (dirs, rules_state) = (config.rules.clone(), config.data_dir.join(RULES_STATE_FILE));
+        tokio::task::spawn_blocking(move || detect::RuleLibrary::open(dirs, Some(rules_state)))
+            .await?
+    };
+    let rules = Arc::new(rules.with_live_slot(Arc::clone(&live_slot)));
+    let mut rules_watch = None;
+    if let Some(mut detector) = load_detector(&rules)? {
         restore_correlation_state(&mut detector, &state_path);
-        writer = writer.with_detector(detector);
+        writer = writer.with_detector(
+            detector
+                .follow(live_slot)
+                .persist_state(state_path.clone(), CORRELATION_SAVE_EVERY),
+        );
+        rules_watch = Some(
+            rules
+                .watch(RULES_POLL)
+                .context("starting the rules watcher")?,
+        );
     }
+    // Threat intel: indicators from DATA_DIR/intel, matched on every event.
+    let intel_state = {
+        let (intel_config, data_dir) = (config.intel.clone(), config.data_dir.clone());
+        tokio::task::spawn_blocking(move || intel_config.build(&data_dir)).await??
+    };
+    writer = writer.with_intel(
+        detect::intel::IntelDetector::new(intel_state.lock_matcher())
+            .with_sightings(intel_state.sightings.clone()),
+    );
     let pipeline = pipeline::Pipeline::start_writer(writer, config.store.queue_batches);
     let auth: Arc<dyn ingest::auth::TokenCheck> =
         Arc::new(move |presented: &str| tokens_equal(presented, &token));
@@ -169,19 +216,55 @@ pub async fn run(
         syslog_tls: syslog.tls_addr(),
     };
 
-    let api_router = api::router(api::AppState {
-        intake: pipeline.intake(),
-        store: Arc::clone(&store),
-        auth: Arc::clone(&auth),
-        metrics,
-    });
-    let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), Arc::clone(&auth))
+    let api_router = api::router_with_intel(
+        api::AppState {
+            intake: pipeline.intake(),
+            store: Arc::clone(&store),
+            auth: Arc::clone(&auth),
+            accounts: Arc::clone(&accounts),
+            metrics,
+            rules: Arc::clone(&rules),
+        },
+        Some(Arc::clone(&intel_state)),
+    );
+    // Shippers may also use a personal API token of an analyst or admin (a redb read of
+    // tens of microseconds, fine on the async thread).
+    let es_auth: Arc<dyn ingest::auth::TokenCheck> = {
+        let (auth, accounts) = (Arc::clone(&auth), Arc::clone(&accounts));
+        Arc::new(move |presented: &str| {
+            auth.check(presented)
+                || accounts
+                    .check_token(presented, unix_now())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|principal| principal.role >= auth::Role::Analyst)
+        })
+    };
+    let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), es_auth)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
+    // The phishing desk behind `/api/v1/phish` and, when configured, its SMTP intake.
+    let phish_desk = phishing::open_desk(&config.phish, &config.data_dir).await?;
+    let api_router = api_router.layer(axum::Extension(Arc::clone(&phish_desk)));
+    let smtp_source = match &config.phish.smtp {
+        Some(smtp) => Some(
+            ingest::sources::smtp::SmtpSource::bind(smtp.clone())
+                .await
+                .context("starting the SMTP intake for phishing reports")?,
+        ),
+        None => None,
+    };
+    // Sign-in sources: the peer, or what these reverse proxies forward.
+    let api_router = api_router.layer(axum::Extension(api::TrustedProxies(
+        config.trusted_proxies.clone(),
+    )));
     let api_router = api_router.layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     let http_task = tokio::spawn(
-        axum::serve(http_listener, api_router)
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
+        axum::serve(
+            http_listener,
+            api_router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
     );
     let es_task = tokio::spawn(
         axum::serve(
@@ -192,6 +275,20 @@ pub async fn run(
         .into_future(),
     );
     let syslog_task = tokio::spawn(syslog.run(pipeline.intake(), stopped(stop_rx.clone())));
+    let smtp_task = smtp_source.map(|source| {
+        tracing::info!(smtp = %source.addr(), "phishing report intake listening");
+        let handler = phishing::smtp_handler(Arc::clone(&phish_desk), &config.phish);
+        tokio::spawn(source.run(handler, stopped(stop_rx.clone())))
+    });
+    // TAXII feeds polled into the intel store; they stop with the listeners.
+    let _expiry_task = intel::spawn_expiry(Arc::clone(&intel_state), stop_rx.clone());
+    let _feed_tasks = intel::spawn_feed_pollers(
+        &config.intel,
+        Arc::clone(&intel_state),
+        Arc::clone(&store),
+        &config.data_dir,
+        stop_rx.clone(),
+    );
     tracing::info!(
         http = %addrs.http, es = %addrs.es, syslog = %addrs.syslog,
         data_dir = %config.data_dir.display(), "sentinella started"
@@ -220,12 +317,16 @@ pub async fn run(
             Err(error) => tracing::warn!(listener = name, error = %error, "listener task failed"),
         }
     }
+    if let Some(task) = smtp_task {
+        let _ = task.await;
+    }
+    drop(rules_watch);
     let writer = tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     if let Some(state) = writer
         .as_ref()
         .and_then(pipeline::Writer::detector)
         .and_then(detect::Detector::save_state)
-        && let Err(error) = write_atomically(&state_path, state.as_bytes())
+        && let Err(error) = detect::write_atomically(&state_path, state.as_bytes())
     {
         tracing::error!(path = %state_path.display(), %error, "correlation state not saved");
     }

@@ -114,6 +114,8 @@ pub(crate) fn compile_rule(
         meta: rule_meta!(rule),
         logsource,
         logsource_note: resolved.note.clone(),
+        filters: Vec::new(),
+        path: std::path::PathBuf::new(),
         program: Program {
             filter: resolved.filter.clone(),
             detections,
@@ -122,7 +124,10 @@ pub(crate) fn compile_rule(
     })
 }
 
-fn condition_expr(expr: &ConditionExpr, detections: &[NamedDetection]) -> Result<Expr, RuleError> {
+pub(crate) fn condition_expr(
+    expr: &ConditionExpr,
+    detections: &[NamedDetection],
+) -> Result<Expr, RuleError> {
     Ok(match expr {
         ConditionExpr::And(parts) => Expr::And(
             parts
@@ -171,9 +176,9 @@ fn condition_expr(expr: &ConditionExpr, detections: &[NamedDetection]) -> Result
     })
 }
 
-struct Compiler<'a> {
-    resolved: &'a Resolved<'a>,
-    placeholders: &'a BTreeMap<String, Vec<String>>,
+pub(crate) struct Compiler<'a> {
+    pub(crate) resolved: &'a Resolved<'a>,
+    pub(crate) placeholders: &'a BTreeMap<String, Vec<String>>,
 }
 
 /// A value on its way through the modifier chain.
@@ -183,7 +188,7 @@ enum Work {
 }
 
 impl Compiler<'_> {
-    fn detection(&self, detection: &AstDetection) -> Result<Detection, RuleError> {
+    pub(crate) fn detection(&self, detection: &AstDetection) -> Result<Detection, RuleError> {
         match detection {
             AstDetection::AllOf(items) => Ok(Detection::AllOf(
                 items

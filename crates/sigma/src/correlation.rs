@@ -13,9 +13,27 @@
 //! - **Firing**: the condition is evaluated after each observed match. A hit fires the
 //!   first time it holds, then that group's state is **reset**, so a burst of N×threshold
 //!   events gives N hits, not one hit per event past the threshold.
-//! - **Conditions**: `gt`/`gte` (and ranges with only lower bounds) only; conditions with
-//!   an upper bound (`lt`, `lte`, `eq`, `neq`) can only be decided when a window closes,
-//!   which is not implemented: they do not compile ([`CorrelationError::Unsupported`]).
+//! - **Conditions with an upper bound** (`lt`, `lte`, `eq`, `neq`, alone or with `gt`/`gte`)
+//!   can only be decided once a window is over. Such a correlation counts in fixed windows:
+//!   a group's window opens at its first match and covers `timespan`; it is decided when a
+//!   later match of the correlation (any group) shows that its end has passed, and fires if
+//!   the count satisfies every bound. A window whose end no later match has passed yet is
+//!   not decided (time comes from events, never from the clock).
+//! - **value_sum / value_avg / value_percentile / value_median**: the sum, average or a
+//!   percentile of a numeric field (`condition.field`) over a group's fixed window, decided
+//!   like upper bounds (these can fall as well as rise); the hit's `count` is that measure,
+//!   rounded. Non-numeric values are not counted. The percentile is `condition.percentile`
+//!   (0–100, default 50; the median is 50), by linear interpolation between the closest
+//!   ranks (rank `p/100 × (n−1)` of the sorted values, as numpy's and Excel's
+//!   `PERCENTILE.INC`). The specification's one example compares a percentile of `Image`,
+//!   a text field: such a rule compiles but never fires (its values are not numbers). A
+//!   percentile keeps the group's values, at most [`Limits::max_entries`] (the oldest are
+//!   dropped and counted).
+//! - **Deciding by the clock**: a bounded window is otherwise decided only when a later
+//!   match shows it is over. [`Correlator::advance`] decides, without an event, the windows
+//!   that ended before a given time (the live detector calls it on its idle tick with the
+//!   wall clock). It does not move the watermark: a later match inside a decided window
+//!   opens a new window rather than being dropped.
 //! - **temporal**: the count is the number of distinct referenced rules that matched in
 //!   the window. No condition (the parser's default `gte: 1`) means *all* rules, as the
 //!   specification says. **temporal_ordered** needs all rules, in the listed order: the
@@ -71,6 +89,31 @@ pub enum Threshold {
     AllRules,
 }
 
+/// A comparison of a count in a correlation condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bound {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+impl Bound {
+    fn holds(self, count: f64, value: u64) -> bool {
+        let value = value as f64;
+        match self {
+            Bound::Gt => count > value,
+            Bound::Gte => count >= value,
+            Bound::Lt => count < value,
+            Bound::Lte => count <= value,
+            Bound::Eq => count == value,
+            Bound::Neq => count != value,
+        }
+    }
+}
+
 /// A correlation rule ready to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledCorrelation {
@@ -85,8 +128,14 @@ pub struct CompiledCorrelation {
     pub group_by: Vec<String>,
     pub timespan: SignedDuration,
     pub threshold: Threshold,
-    /// `value_count`: the fields whose distinct (combined) values are counted.
+    /// Upper bounds (`lt`, `lte`, `eq`, `neq`): when any, the correlation is decided per
+    /// closed window, against every predicate (see the module documentation).
+    pub bounds: Vec<(Bound, u64)>,
+    /// `value_count`: the fields whose distinct (combined) values are counted; the numeric
+    /// types: the field whose values are summed, averaged or ranked.
     pub value_fields: Vec<String>,
+    /// `value_percentile` (0–100) and `value_median` (50): which percentile is compared.
+    pub percentile: Option<u8>,
     /// Alias → (referenced rule id or name → field name in that rule's events).
     pub aliases: BTreeMap<String, BTreeMap<String, String>>,
     /// Whether the referenced rules also report their own matches.
@@ -98,12 +147,7 @@ impl CompiledCorrelation {
     pub fn compile(rule: &CorrelationRule) -> Result<Self, CorrelationError> {
         let parsed = &rule.parsed;
         let unsupported = |what: String| Err(CorrelationError::Unsupported(what));
-        if rule.kind == CorrelationKind::Other {
-            return unsupported(format!(
-                "type `{}` is not in the Sigma specification",
-                parsed.correlation_type.as_str()
-            ));
-        }
+        let aggregate = rule.kind.is_numeric();
         if parsed.window != WindowMode::Sliding {
             return unsupported(format!("window `{}`", parsed.window.as_str()));
         }
@@ -117,31 +161,45 @@ impl CompiledCorrelation {
             parsed.correlation_type,
             CorrelationType::Temporal | CorrelationType::TemporalOrdered
         );
-        let (predicates, field) = match &parsed.condition {
+        let (predicates, field, percentile) = match &parsed.condition {
             CorrelationCondition::Threshold {
-                predicates, field, ..
-            } => (predicates, field.clone().unwrap_or_default()),
+                predicates,
+                field,
+                percentile,
+            } => (predicates, field.clone().unwrap_or_default(), *percentile),
             CorrelationCondition::Extended(_) => {
                 return unsupported("a boolean expression as condition".into());
             }
         };
         let mut at_least = 0u64;
+        let mut all = Vec::new();
+        let mut upper = false;
         for (op, value) in predicates {
-            match op {
-                ConditionOperator::Gte => at_least = at_least.max(*value),
-                ConditionOperator::Gt => at_least = at_least.max(value.saturating_add(1)),
-                other => {
-                    return unsupported(format!(
-                        "condition `{}` has an upper bound: it needs window-close evaluation, not implemented",
-                        match other {
-                            ConditionOperator::Lt => "lt",
-                            ConditionOperator::Lte => "lte",
-                            ConditionOperator::Eq => "eq",
-                            _ => "neq",
-                        }
-                    ));
-                }
+            let bound = match op {
+                ConditionOperator::Gte => Bound::Gte,
+                ConditionOperator::Gt => Bound::Gt,
+                ConditionOperator::Lt => Bound::Lt,
+                ConditionOperator::Lte => Bound::Lte,
+                ConditionOperator::Eq => Bound::Eq,
+                _ => Bound::Neq,
+            };
+            match bound {
+                Bound::Gte => at_least = at_least.max(*value),
+                Bound::Gt => at_least = at_least.max(value.saturating_add(1)),
+                _ => upper = true,
             }
+            all.push((bound, *value));
+        }
+        if upper && parsed.correlation_type == CorrelationType::TemporalOrdered {
+            return unsupported("temporal_ordered with an upper bound".into());
+        }
+        // Sums and averages are always decided per closed window.
+        let bounds = if upper || aggregate { all } else { Vec::new() };
+        if aggregate && bounds.is_empty() {
+            return Err(CorrelationError::Invalid(format!(
+                "{} without a condition",
+                parsed.correlation_type.as_str()
+            )));
         }
         let threshold = if temporal && at_least <= 1 {
             Threshold::AllRules
@@ -149,16 +207,31 @@ impl CompiledCorrelation {
             Threshold::AtLeast(at_least.max(1))
         };
         if parsed.correlation_type == CorrelationType::TemporalOrdered
+            && bounds.is_empty()
             && threshold != Threshold::AllRules
             && at_least != parsed.rules.len() as u64
         {
             return unsupported("temporal_ordered with a condition other than all rules".into());
         }
-        if parsed.correlation_type == CorrelationType::ValueCount && field.is_empty() {
-            return Err(CorrelationError::Invalid(
-                "value_count without `condition.field`".into(),
-            ));
+        if (parsed.correlation_type == CorrelationType::ValueCount || aggregate) && field.is_empty()
+        {
+            return Err(CorrelationError::Invalid(format!(
+                "{} without `condition.field`",
+                parsed.correlation_type.as_str()
+            )));
         }
+        let percentile = match rule.kind {
+            CorrelationKind::ValueMedian => Some(50),
+            CorrelationKind::ValuePercentile => match percentile.unwrap_or(50) {
+                p @ 0..=100 => Some(p as u8),
+                p => {
+                    return Err(CorrelationError::Invalid(format!(
+                        "percentile {p} is not between 0 and 100"
+                    )));
+                }
+            },
+            _ => None,
+        };
         let timespan = i64::try_from(parsed.timespan.seconds)
             .ok()
             .filter(|&s| s <= i64::from(u32::MAX))
@@ -173,7 +246,9 @@ impl CompiledCorrelation {
             group_by: parsed.group_by.clone(),
             timespan: SignedDuration::from_secs(timespan),
             threshold,
+            bounds,
             value_fields: field,
+            percentile,
             aliases: parsed
                 .aliases
                 .iter()
@@ -292,6 +367,19 @@ struct Group {
     /// `value_count`: distinct value → its latest stamp.
     #[serde(with = "pairs")]
     values: BTreeMap<Vec<String>, Stamp>,
+    /// Bounded conditions: where the group's fixed window starts.
+    #[serde(default)]
+    opened: Option<Timestamp>,
+    /// Bounded `event_count`: matches in the window (not capped like stamps);
+    /// `value_sum`/`value_avg`: numeric values counted.
+    #[serde(default)]
+    count: u64,
+    /// `value_sum`/`value_avg`: the sum of the values.
+    #[serde(default)]
+    sum: f64,
+    /// `value_percentile`/`value_median`: the values, oldest first (at most `max_entries`).
+    #[serde(default)]
+    numbers: VecDeque<f64>,
 }
 
 /// The state of one correlation.
@@ -406,6 +494,7 @@ impl Correlator {
             group_paths.push(per_rule_group);
             value_paths.push(per_rule_value);
             if corr.kind == CorrelationKind::EventCount
+                && corr.bounds.is_empty()
                 && corr.count_needed() > limits.max_entries as u64
             {
                 warnings.push(format!(
@@ -491,17 +580,20 @@ impl Correlator {
         rule_idx: usize,
         event: &(impl Fields + ?Sized),
         ts: Timestamp,
-    ) -> Option<CorrelationHit> {
+    ) -> Vec<CorrelationHit> {
         self.stats.observed += 1;
+        if !self.correlations[idx].bounds.is_empty() {
+            return self.observe_bounded(idx, rule_idx, event, ts);
+        }
         let corr = &self.correlations[idx];
         let Some(key) = field_values(event, &self.group_paths[idx][rule_idx]) else {
             self.stats.missing_field += 1;
-            return None;
+            return Vec::new();
         };
         let value = if corr.kind == CorrelationKind::ValueCount {
             let Some(value) = field_values(event, &self.value_paths[idx][rule_idx]) else {
                 self.stats.missing_field += 1;
-                return None;
+                return Vec::new();
             };
             Some(value)
         } else {
@@ -513,7 +605,7 @@ impl Correlator {
         state.watermark = Some(watermark);
         if ts < watermark - span {
             self.stats.late += 1;
-            return None;
+            return Vec::new();
         }
         // Sweep expired groups once per timespan of progress.
         if state.swept.is_none_or(|s| watermark - span >= s) {
@@ -593,16 +685,20 @@ impl Correlator {
                     }
                 }
             }
-            CorrelationKind::Other => (0, None),
+            // Always windowed (`bounds` is never empty for them): see `observe_bounded`.
+            CorrelationKind::ValueSum
+            | CorrelationKind::ValueAvg
+            | CorrelationKind::ValuePercentile
+            | CorrelationKind::ValueMedian => (0, None),
         };
         if count < corr.count_needed() {
-            return None;
+            return Vec::new();
         }
         let first = first.unwrap_or(ts);
         // Fire once, then start the group afresh.
         state.groups.remove(&key);
         self.stats.hits += 1;
-        Some(CorrelationHit {
+        vec![CorrelationHit {
             correlation: corr.key().to_owned(),
             id: corr.id.clone(),
             title: corr.title.clone(),
@@ -610,7 +706,122 @@ impl Correlator {
             count,
             first,
             last,
-        })
+        }]
+    }
+
+    /// A match of a correlation with upper bounds: decides the windows the match shows
+    /// are over, then counts the match in its group's window.
+    fn observe_bounded(
+        &mut self,
+        idx: usize,
+        rule_idx: usize,
+        event: &(impl Fields + ?Sized),
+        ts: Timestamp,
+    ) -> Vec<CorrelationHit> {
+        let corr = &self.correlations[idx];
+        let Some(key) = field_values(event, &self.group_paths[idx][rule_idx]) else {
+            self.stats.missing_field += 1;
+            return Vec::new();
+        };
+        let value = if corr.kind == CorrelationKind::ValueCount || corr.kind.is_numeric() {
+            let Some(value) = field_values(event, &self.value_paths[idx][rule_idx]) else {
+                self.stats.missing_field += 1;
+                return Vec::new();
+            };
+            Some(value)
+        } else {
+            None
+        };
+        let number = match &value {
+            Some(value) if corr.kind.is_numeric() => {
+                match value.first().and_then(|v| v.trim().parse::<f64>().ok()) {
+                    Some(number) if number.is_finite() => Some(number),
+                    _ => {
+                        self.stats.missing_field += 1;
+                        return Vec::new();
+                    }
+                }
+            }
+            _ => None,
+        };
+        let span = corr.timespan;
+        let state = &mut self.state[idx];
+        let watermark = state.watermark.map_or(ts, |w| w.max(ts));
+        state.watermark = Some(watermark);
+        if ts < watermark - span {
+            self.stats.late += 1;
+            return Vec::new();
+        }
+        // Decide every window that ended before the watermark.
+        let hits = decide_windows(corr, state, watermark, &mut self.stats);
+        if !state.groups.contains_key(&key) && state.groups.len() >= self.limits.max_groups {
+            let oldest = state
+                .groups
+                .iter()
+                .min_by_key(|(k, g)| (g.opened, *k))
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                state.groups.remove(&oldest);
+                self.stats.evicted_groups += 1;
+            }
+        }
+        let group = state.groups.entry(key).or_default();
+        self.seq += 1;
+        group.opened = Some(group.opened.map_or(ts, |opened| opened.min(ts)));
+        group.last = Some(group.last.map_or(ts, |last| last.max(ts)));
+        match corr.kind {
+            CorrelationKind::EventCount => group.count += 1,
+            CorrelationKind::ValueSum | CorrelationKind::ValueAvg => {
+                group.count += 1;
+                group.sum += number.unwrap_or_default();
+            }
+            CorrelationKind::ValuePercentile | CorrelationKind::ValueMedian => {
+                group.count += 1;
+                group.numbers.push_back(number.unwrap_or_default());
+                if group.numbers.len() > self.limits.max_entries.max(1) {
+                    group.numbers.pop_front();
+                    self.stats.dropped_entries += 1;
+                }
+            }
+            CorrelationKind::ValueCount => {
+                let entry = group.values.entry(value.unwrap_or_default());
+                let stamp = (ts, self.seq);
+                entry.and_modify(|s| *s = (*s).max(stamp)).or_insert(stamp);
+                if group.values.len() > self.limits.max_entries.max(1) {
+                    // The count can no longer be exact: keep the newest values.
+                    let oldest = group
+                        .values
+                        .iter()
+                        .min_by_key(|(v, s)| (**s, *v))
+                        .map(|(v, _)| v.clone());
+                    if let Some(oldest) = oldest {
+                        group.values.remove(&oldest);
+                        self.stats.dropped_entries += 1;
+                    }
+                }
+            }
+            _ => {
+                // Temporal: which rules matched in the window.
+                group.stamps.resize_with(corr.rules.len(), VecDeque::new);
+                if group.stamps[rule_idx].is_empty() {
+                    group.stamps[rule_idx].push_back((ts, self.seq));
+                }
+            }
+        }
+        hits
+    }
+
+    /// Decides, by the clock, the bounded windows that ended before `now` (see the module
+    /// documentation): what no later match would decide while the stream is quiet. Hits are
+    /// not chained to other correlations (there is no event to take their fields from).
+    pub fn advance(&mut self, now: Timestamp) -> Vec<CorrelationHit> {
+        let mut hits = Vec::new();
+        for (corr, state) in self.correlations.iter().zip(&mut self.state) {
+            if !corr.bounds.is_empty() {
+                hits.extend(decide_windows(corr, state, now, &mut self.stats));
+            }
+        }
+        hits
     }
 
     /// The whole state, serializable.
@@ -672,6 +883,46 @@ mod pairs {
     }
 }
 
+/// Decides the windows of a bounded correlation that ended before `until`: removes them
+/// and returns the hits of those whose measure satisfies every bound, in group order.
+fn decide_windows(
+    corr: &CompiledCorrelation,
+    state: &mut CorrelationState,
+    until: Timestamp,
+    stats: &mut CorrelatorStats,
+) -> Vec<CorrelationHit> {
+    let span = corr.timespan;
+    let over: Vec<Vec<String>> = state
+        .groups
+        .iter()
+        .filter(|(_, g)| g.opened.is_some_and(|opened| opened + span < until))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut hits = Vec::new();
+    for group_key in over {
+        let group = state.groups.remove(&group_key).expect("listed above");
+        let measure = bounded_measure(corr, &group);
+        if corr
+            .bounds
+            .iter()
+            .all(|(bound, value)| bound.holds(measure, *value))
+        {
+            stats.hits += 1;
+            let first = group.opened.expect("listed as opened");
+            hits.push(CorrelationHit {
+                correlation: corr.key().to_owned(),
+                id: corr.id.clone(),
+                title: corr.title.clone(),
+                group: corr.group_by.iter().cloned().zip(group_key).collect(),
+                count: measure.round() as u64,
+                first,
+                last: group.last.unwrap_or(first),
+            });
+        }
+    }
+    hits
+}
+
 /// The values of `fields` (each a list of paths to try), or `None` if one is missing.
 fn field_values(event: &(impl Fields + ?Sized), fields: &[Vec<String>]) -> Option<Vec<String>> {
     fields
@@ -690,6 +941,36 @@ fn value_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// What a windowed correlation compares: events, distinct values, distinct rules, or the
+/// sum or average of the values.
+fn bounded_measure(corr: &CompiledCorrelation, group: &Group) -> f64 {
+    match corr.kind {
+        CorrelationKind::EventCount => group.count as f64,
+        CorrelationKind::ValueCount => group.values.len() as f64,
+        CorrelationKind::ValueSum => group.sum,
+        CorrelationKind::ValueAvg if group.count > 0 => group.sum / group.count as f64,
+        CorrelationKind::ValueAvg => 0.0,
+        CorrelationKind::ValuePercentile | CorrelationKind::ValueMedian => {
+            percentile(&group.numbers, corr.percentile.unwrap_or(50))
+        }
+        _ => group.stamps.iter().filter(|s| !s.is_empty()).count() as f64,
+    }
+}
+
+/// The `p`th percentile (0–100) of `values` by linear interpolation between the closest
+/// ranks; 0 for no values.
+fn percentile(values: &VecDeque<f64>, p: u8) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().collect();
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let rank = f64::from(p.min(100)) / 100.0 * (sorted.len() - 1) as f64;
+    let below = rank.floor() as usize;
+    let above = rank.ceil() as usize;
+    sorted[below] + (sorted[above] - sorted[below]) * (rank - below as f64)
 }
 
 /// Inserts in order, prunes stamps before `horizon`, caps at `max`; returns how many were

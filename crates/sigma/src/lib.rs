@@ -2,7 +2,8 @@
 //!
 //! [`RuleSet::load_dir`] reads rule files (rsigma-parser for the YAML → AST step), compiles
 //! each detection rule to our own matcher IR and returns a [`LoadReport`]: the
-//! [`CompiledRule`]s, the parsed correlation rules (evaluated by [`Correlator`]) and filter rules (not applied yet), and every
+//! [`CompiledRule`]s, the parsed correlation rules (evaluated by [`Correlator`]) and filter rules (applied by
+//! [`apply_filters`]), and every
 //! rejected document with its file, line and [`RuleError`]. A bad rule disables itself only.
 //!
 //! [`Engine`] indexes the compiled rules by channel and event id so that each event is
@@ -28,6 +29,7 @@ mod compile;
 mod correlation;
 mod engine;
 mod error;
+mod filter;
 mod load;
 mod mapping;
 mod matcher;
@@ -35,12 +37,13 @@ mod prefilter;
 mod rule;
 
 pub use correlation::{
-    CompiledCorrelation, CorrelationError, CorrelationHit, Correlator, CorrelatorStats, KnownRule,
-    Limits, MAX_CHAIN_DEPTH, RuleRef, Snapshot, Threshold, compile_all,
+    Bound, CompiledCorrelation, CorrelationError, CorrelationHit, Correlator, CorrelatorStats,
+    KnownRule, Limits, MAX_CHAIN_DEPTH, RuleRef, Snapshot, Threshold, compile_all,
 };
 pub use engine::{Detection, Engine, EngineStats};
 pub use error::{MappingError, RuleError};
-pub use load::{LoadReport, Loader, Rejected, RuleSet, Warning};
+pub use filter::{FilterFailure, apply_filters};
+pub use load::{LoadReport, Loader, Rejected, RuleSet, Warning, rule_files};
 pub use mapping::Mappings;
 pub use rule::{
     CompiledRule, CorrelationKind, CorrelationRule, FilterRule, Level, Logsource, Match, RuleMeta,

@@ -10,7 +10,7 @@ use yaml_serde::Value as Yaml;
 use crate::compile::{CompileContext, compile_rule, rule_meta};
 use crate::error::RuleError;
 use crate::mapping::Mappings;
-use crate::rule::{CompiledRule, CorrelationKind, CorrelationRule, FilterRule};
+use crate::rule::{CompiledRule, CorrelationKind, CorrelationRule, FilterRule, Logsource};
 
 /// Rule files larger than this are rejected unread (the largest SigmaHQ rule is ~40 KiB).
 const MAX_RULE_FILE_BYTES: u64 = 1 << 20;
@@ -24,7 +24,7 @@ pub struct LoadReport {
     pub rules: Vec<CompiledRule>,
     /// Correlation rules, parsed; [`crate::Correlator`] evaluates them (live detection).
     pub correlations: Vec<CorrelationRule>,
-    /// Sigma filters (meta filter rules), parsed. Not applied to rules yet.
+    /// Sigma filters (meta filter rules), parsed; [`crate::apply_filters`] applies them.
     pub filters: Vec<FilterRule>,
     /// Documents that did not load.
     pub rejected: Vec<Rejected>,
@@ -293,7 +293,8 @@ impl Loader {
         };
         for rule in &collection.rules {
             match compile_rule(rule, &cx) {
-                Ok(compiled) => {
+                Ok(mut compiled) => {
+                    compiled.path = origin.to_owned();
                     for message in &parser_warnings {
                         warn(&rule.id, message.clone());
                     }
@@ -316,10 +317,6 @@ impl Loader {
             }
         }
         for correlation in &collection.correlations {
-            warn(
-                &correlation.id,
-                "correlation rule: evaluated by live detection (`serve --rules`), not yet by `hunt`".into(),
-            );
             report.correlations.push(CorrelationRule {
                 meta: rule_meta!(correlation),
                 kind: match correlation.correlation_type {
@@ -329,7 +326,12 @@ impl Loader {
                     rsigma_parser::CorrelationType::TemporalOrdered => {
                         CorrelationKind::TemporalOrdered
                     }
-                    _ => CorrelationKind::Other,
+                    rsigma_parser::CorrelationType::ValueSum => CorrelationKind::ValueSum,
+                    rsigma_parser::CorrelationType::ValueAvg => CorrelationKind::ValueAvg,
+                    rsigma_parser::CorrelationType::ValuePercentile => {
+                        CorrelationKind::ValuePercentile
+                    }
+                    rsigma_parser::CorrelationType::ValueMedian => CorrelationKind::ValueMedian,
                 },
                 rules: correlation.rules.clone(),
                 group_by: correlation.group_by.clone(),
@@ -338,15 +340,27 @@ impl Loader {
             });
         }
         for filter in &collection.filters {
-            warn(
-                &filter.id,
-                "filter rule: parsed, not applied to rules yet".into(),
-            );
+            let logsource = filter.logsource.as_ref().map(|l| Logsource {
+                product: l.product.clone(),
+                category: l.category.clone(),
+                service: l.service.clone(),
+            });
             report.filters.push(FilterRule {
                 meta: rule_meta!(filter),
+                logsource: logsource.unwrap_or_default(),
+                parsed: Box::new(filter.clone()),
             });
         }
     }
+}
+
+/// The rule files [`Loader::load_dir`] would read under `path`, in path order (unreadable
+/// entries are left out; loading reports them).
+pub fn rule_files(path: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    collect_files(path, &mut files, &mut LoadReport::default());
+    files.sort();
+    files
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {

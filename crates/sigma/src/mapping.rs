@@ -9,7 +9,13 @@ use serde::Deserialize;
 use crate::error::MappingError;
 use crate::matcher::{Source, scalar_text};
 
+/// The `product` of the mapping file serving logsources that name no product
+/// (`category: proxy`, `category: webserver`).
+const ANY_PRODUCT: &str = "any";
+
 const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    ("any.yaml", include_str!("../../../mappings/sigma/any.yaml")),
+    ("aws.yaml", include_str!("../../../mappings/sigma/aws.yaml")),
     (
         "linux.yaml",
         include_str!("../../../mappings/sigma/linux.yaml"),
@@ -305,22 +311,19 @@ impl Mappings {
         category: Option<&str>,
         service: Option<&str>,
     ) -> Resolved<'_> {
-        let Some(product_name) = product else {
+        let product_name = match product {
+            Some(product) => product,
             // A logsource with neither product, category nor service means every event.
-            let unmapped = category.is_some() || service.is_some();
-            let note = unmapped.then(|| {
-                "logsource without product is not mapped: the rule sees no events".to_owned()
-            });
-            return Resolved {
-                filter: if unmapped {
-                    EventFilter::nothing()
-                } else {
-                    EventFilter::default()
-                },
-                note,
-                product: None,
-                logsources: Vec::new(),
-            };
+            None if category.is_none() && service.is_none() => {
+                return Resolved {
+                    filter: EventFilter::default(),
+                    note: None,
+                    product: None,
+                    logsources: Vec::new(),
+                };
+            }
+            // `category: proxy` alone: the file for product `any` maps such logsources.
+            None => ANY_PRODUCT,
         };
         let Some(mapping) = self
             .products

@@ -91,6 +91,10 @@ pub struct CompiledRule {
     pub logsource: Logsource,
     /// Set when the logsource could not be fully mapped, saying what the rule sees instead.
     pub logsource_note: Option<String>,
+    /// Sigma filters applied to this rule (their id, else title), see [`crate::apply_filters`].
+    pub filters: Vec<String>,
+    /// The file (or origin) the rule was loaded from.
+    pub path: std::path::PathBuf,
     pub(crate) program: Program,
 }
 
@@ -156,8 +160,24 @@ pub enum CorrelationKind {
     ValueCount,
     Temporal,
     TemporalOrdered,
-    /// `value_sum`, `value_avg`, … (rsigma extensions beyond the Sigma v2 specification).
-    Other,
+    /// The sum of a numeric field.
+    ValueSum,
+    /// The average of a numeric field.
+    ValueAvg,
+    /// A percentile of a numeric field (`condition.percentile`, 50 by default).
+    ValuePercentile,
+    /// The median of a numeric field (the 50th percentile).
+    ValueMedian,
+}
+
+impl CorrelationKind {
+    /// The types that aggregate a numeric field (always decided per closed window).
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Self::ValueSum | Self::ValueAvg | Self::ValuePercentile | Self::ValueMedian
+        )
+    }
 }
 
 /// A parsed correlation rule; [`crate::CompiledCorrelation`] compiles it for [`crate::Correlator`].
@@ -173,8 +193,11 @@ pub struct CorrelationRule {
     pub(crate) parsed: Box<rsigma_parser::CorrelationRule>,
 }
 
-/// A parsed Sigma filter (meta filter rule). Not applied yet.
+/// A parsed Sigma filter (meta filter rule), applied to rules by [`crate::apply_filters`].
 #[derive(Debug, Clone)]
 pub struct FilterRule {
     pub meta: RuleMeta,
+    pub logsource: Logsource,
+    /// The parser's AST: the rules it targets and its detection.
+    pub(crate) parsed: Box<rsigma_parser::FilterRule>,
 }

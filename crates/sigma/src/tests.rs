@@ -383,6 +383,34 @@ fn arrays_match_if_any_element_matches() {
     );
 }
 
+/// Unnamed EVTX `<Data>` items arrive as an array under `Data` (the MSSQL rules): a filter
+/// excludes the event when any element matches it, and `|all` values may each match a
+/// different element, as Sigma backends over array fields do.
+#[test]
+fn arrays_under_filters_and_all() {
+    check(
+        "sel:\n  Data|contains: 'Login failed'\nfilter:\n  Data|contains: 'CLIENT: 10.'\n\
+         condition: sel and not filter",
+        &[
+            json!({"Data": ["Login failed for user 'sa'.", "[CLIENT: 203.0.113.5]"]}),
+            json!({"Data": "Login failed for user 'sa'. [CLIENT: 203.0.113.5]"}),
+        ],
+        &[
+            json!({"Data": ["Login failed for user 'sa'.", "[CLIENT: 10.0.2.17]"]}),
+            json!({"Data": "Login failed for user 'sa'. [CLIENT: 10.0.2.17]"}),
+        ],
+    );
+    check(
+        "sel:\n  Data|contains|all:\n    - 'object_name:xp_cmdshell'\n    - 'statement:EXEC'\n\
+         condition: sel",
+        &[
+            json!({"Data": ["object_name:xp_cmdshell", "statement:EXEC xp_cmdshell 'whoami'"]}),
+            json!({"Data": "object_name:xp_cmdshell statement:EXEC xp_cmdshell 'whoami'"}),
+        ],
+        &[json!({"Data": ["object_name:xp_cmdshell", "statement:SELECT 1"]})],
+    );
+}
+
 #[test]
 fn keywords_search_the_message() {
     check(
@@ -554,11 +582,93 @@ correlation:
     assert_eq!(report.correlations.len(), 1, "{:?}", report.rejected);
     assert_eq!(report.correlations[0].timespan_secs, 300);
     assert_eq!(report.loaded(), 2);
+}
+
+const FILTERED_RULES: &str = "\
+title: whoami
+id: 00000000-0000-0000-0000-0000000000a1
+name: whoami_rule
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {Image|endswith: '\\whoami.exe'}
+  condition: sel
+---
+title: net
+id: 00000000-0000-0000-0000-0000000000a2
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {Image|endswith: '\\net.exe'}
+  condition: sel
+---
+title: file whoami
+id: 00000000-0000-0000-0000-0000000000a3
+logsource: {product: windows, category: file_event}
+detection:
+  sel: {TargetFilename|endswith: 'whoami.exe'}
+  condition: sel
+";
+
+/// Loads `FILTERED_RULES` plus `filter` and applies the filters.
+fn filtered(filter: &str) -> (Vec<crate::CompiledRule>, usize, Vec<crate::FilterFailure>) {
+    let mut report = RuleSet::load_str(&format!("{FILTERED_RULES}---\n{filter}"), "f.yml");
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.filters.len(), 1);
+    let (applied, failures) = crate::apply_filters(
+        &mut report.rules,
+        &report.filters,
+        &crate::Mappings::builtin(),
+    );
+    (report.rules, applied, failures)
+}
+
+#[test]
+fn filters_suppress_matches_of_the_rules_they_target() {
+    let admin = sysmon_1(json!({"Image": "C:\\Windows\\whoami.exe", "User": "CORP\\adm_bob"}));
+    let user = sysmon_1(json!({"Image": "C:\\Windows\\whoami.exe", "User": "CORP\\alice"}));
+    let net_admin = sysmon_1(json!({"Image": "C:\\Windows\\net.exe", "User": "CORP\\adm_bob"}));
+    // By id, condition `not selection` (the common form).
+    let (rules, applied, failures) = filtered(
+        "title: admins\nid: f1\nlogsource: {product: windows, category: process_creation}\n\
+         filter:\n  rules: [00000000-0000-0000-0000-0000000000a1]\n  selection: {User|contains: '\\adm_'}\n  condition: not selection\n",
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(applied, 1);
+    assert_eq!(rules[0].filters, ["f1"]);
+    assert!(rules[0].matches(&admin).is_none());
+    let found = rules[0].matches(&user).expect("a non-admin still matches");
+    assert_eq!(found.selections, ["sel"]);
+    assert!(rules[1].matches(&net_admin).is_some(), "untargeted rule");
+    // By name, and `rules: any` limited by logsource: the file_event rule is not covered.
+    let (rules, applied, _) = filtered(
+        "title: any\nlogsource: {product: windows}\nfilter:\n  rules: any\n  selection: {User|contains: '\\adm_'}\n  condition: not selection\n",
+    );
+    assert_eq!(applied, 3, "the filter's product covers all three rules");
+    assert!(rules[1].matches(&net_admin).is_none());
+    let (rules, applied, _) = filtered(
+        "title: named\nlogsource: {product: windows, category: process_creation}\nfilter:\n  rules: [whoami_rule]\n  selection: {User|contains: '\\adm_'}\n  condition: not selection\n",
+    );
+    assert_eq!(applied, 1);
+    assert!(rules[0].matches(&admin).is_none() && rules[0].matches(&user).is_some());
+    let (rules, applied, _) = filtered(
+        "title: scoped\nlogsource: {product: windows, category: file_event}\nfilter:\n  rules: any\n  selection: {User|contains: '\\adm_'}\n  condition: not selection\n",
+    );
+    assert_eq!(applied, 1);
+    assert_eq!(rules[2].filters, ["scoped"]);
+    assert!(rules[0].filters.is_empty() && rules[0].matches(&admin).is_some());
+}
+
+#[test]
+fn filter_detections_that_do_not_compile_are_reported_per_rule() {
+    let (rules, applied, failures) = filtered(
+        "title: broken\nid: f2\nlogsource: {product: windows}\nfilter:\n  rules: any\n  selection: {User|re: '(unclosed'}\n  condition: not selection\n",
+    );
+    assert_eq!(applied, 0);
+    assert_eq!(failures.len(), 3);
+    assert_eq!(failures[0].filter, "f2");
+    let user = sysmon_1(json!({"Image": "C:\\Windows\\whoami.exe"}));
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("not yet by `hunt`"))
+        rules[0].matches(&user).is_some(),
+        "an unfiltered rule still works"
     );
 }
 
@@ -581,6 +691,46 @@ fn unmapped_logsource_loads_but_sees_no_events() {
     let text = "title: t\nlogsource: {product: windows, category: no_such_category}\ndetection:\n  filter: {y: 2}\n  condition: not filter\n";
     let report = RuleSet::load_str(text, "w.yml");
     assert!(report.rules[0].matches(&sysmon_1(json!({}))).is_none());
+}
+
+/// Sysmon 12 is both key creation and deletion: `registry_add` and `registry_delete` tell
+/// them apart by `EventType` (a RunMRU deletion rule fired on every RunMRU creation).
+#[test]
+fn registry_add_and_delete_see_their_own_sysmon_12_events() {
+    let rule = |category: &str| {
+        let text = format!(
+            "title: t\nlogsource: {{product: windows, category: {category}}}\ndetection:\n  sel: {{TargetObject|endswith: '\\RunMRU'}}\n  condition: sel\n"
+        );
+        RuleSet::load_str(&text, "r.yml").rules.remove(0)
+    };
+    let event = |event_id: &str, event_type: &str| -> Event {
+        serde_json::from_value(json!({"winlog": {
+            "channel": "Microsoft-Windows-Sysmon/Operational", "event_id": event_id,
+            "event_data": {"EventType": event_type,
+                           "TargetObject": "HKU\\S-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\RunMRU"}
+        }}))
+        .unwrap()
+    };
+    let table = [
+        ("registry_delete", "12", "DeleteKey", true),
+        ("registry_delete", "12", "DeleteValue", true),
+        ("registry_delete", "12", "CreateKey", false),
+        ("registry_delete", "13", "DeleteKey", false),
+        ("registry_add", "12", "CreateKey", true),
+        ("registry_add", "12", "createkey", true),
+        ("registry_add", "12", "DeleteKey", false),
+        ("registry_event", "12", "CreateKey", true),
+        ("registry_event", "12", "DeleteKey", true),
+    ];
+    for (category, event_id, event_type, expected) in table {
+        let found = rule(category)
+            .matches(&event(event_id, event_type))
+            .is_some();
+        assert_eq!(
+            found, expected,
+            "{category} on event {event_id} {event_type}"
+        );
+    }
 }
 
 #[test]

@@ -15,7 +15,10 @@ use tantivy::IndexReader;
 use crate::partition::{Partition, dir_size};
 use crate::schema::{EventSchema, date_of};
 use crate::wal::{self, Wal, WalFileReader};
-use crate::{AppendReceipt, EventStore, SearchRequest, SearchResponse, StoreError, StoreStats};
+use crate::{
+    AppendReceipt, EventStore, ScanRequest, ScanStats, SearchRequest, SearchResponse, StoreError,
+    StoreStats,
+};
 
 /// Settings of the embedded store.
 #[derive(Debug, Clone)]
@@ -192,6 +195,27 @@ impl Drop for EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// [`EventStore::scan`], reading at most `max_slice` matches at once.
+    pub(crate) fn scan_sliced(
+        &self,
+        request: &ScanRequest,
+        max_slice: usize,
+        visit: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<ScanStats, StoreError> {
+        let partitions: Vec<SearchablePartition> = {
+            let map = self
+                .shared
+                .partitions
+                .read()
+                .map_err(|_| StoreError::Closed)?;
+            // Oldest first: partitions are keyed by day.
+            map.values().cloned().collect()
+        };
+        crate::search::scan(&self.shared.schema, &partitions, request, max_slice, visit)
+    }
+}
+
 impl EventStore for EmbeddedStore {
     fn append(&self, events: Vec<Event>) -> Result<AppendReceipt, StoreError> {
         let n_events = events.len();
@@ -244,6 +268,14 @@ impl EventStore for EmbeddedStore {
             map.values().rev().cloned().collect()
         };
         crate::search::run(&self.shared.schema, &partitions, request)
+    }
+
+    fn scan(
+        &self,
+        request: &ScanRequest,
+        visit: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<ScanStats, StoreError> {
+        self.scan_sliced(request, crate::MAX_SCAN_SLICE, visit)
     }
 
     fn refresh(&self) -> Result<(), StoreError> {

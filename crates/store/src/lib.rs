@@ -39,6 +39,16 @@ pub trait EventStore: Send + Sync {
     /// Runs a search.
     fn search(&self, request: &SearchRequest) -> Result<SearchResponse, StoreError>;
 
+    /// Visits every stored event matching the request, oldest first (by `@timestamp`,
+    /// then by arrival), until `visit` returns `false`. Memory stays bounded whatever the
+    /// number of events: matches are read in time slices of at most [`MAX_SCAN_SLICE`].
+    /// Only searchable events are seen (call [`EventStore::refresh`] first for all).
+    fn scan(
+        &self,
+        request: &ScanRequest,
+        visit: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<ScanStats, StoreError>;
+
     /// Makes everything appended so far searchable before returning.
     fn refresh(&self) -> Result<(), StoreError>;
 
@@ -84,6 +94,30 @@ impl SearchRequest {
             aggregations: Vec::new(),
         }
     }
+}
+
+/// Most matches held in memory at once by [`EventStore::scan`] (their addresses and times):
+/// a time slice with more is split in two.
+pub const MAX_SCAN_SLICE: usize = 256 * 1024;
+
+/// A scan over stored events: every match, oldest first (see [`EventStore::scan`]).
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// What to match.
+    pub query: query::Query,
+    /// Inclusive start of the time range (`@timestamp`), if any.
+    pub from: Option<Timestamp>,
+    /// Exclusive end of the time range, if any.
+    pub to: Option<Timestamp>,
+}
+
+/// What a scan read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScanStats {
+    /// Events visited.
+    pub visited: u64,
+    /// Whether `visit` stopped the scan before the last match.
+    pub stopped: bool,
 }
 
 /// An aggregation over matching events.

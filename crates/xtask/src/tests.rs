@@ -1,4 +1,4 @@
-use crate::tidy::{CrateFiles, Workspace, check};
+use crate::tidy::{CrateFiles, DEV, LAYERS, Workspace, check};
 
 /// The real workspace is tidy. This is what `cargo test --workspace` runs.
 #[test]
@@ -13,21 +13,14 @@ fn tidy() {
     );
 }
 
-const ARCHITECTURE: &str = "\
-| layer | crate | answers |
-|---|---|---|
-| L1 | `event` | ... |
-| L2 | `formats` | ... |
-| L2 | `normalize` | ... |
-| L2 | `query` | ... |
-| L2 | `sigma` | ... |
-| L3 | `store` | ... |
-| L3 | `detect` | ... |
-| L4 | `pipeline` | ... |
-| L4 | `ingest` | ... |
-| L5 | `api` | ... |
-| L6 | `server`, `cli` | ... |
-";
+/// A code map with one row per crate of `LAYERS`, as ARCHITECTURE.md would have it.
+fn architecture() -> String {
+    let mut table = String::from("| layer | crate | answers |\n|---|---|---|\n");
+    for (name, layer) in LAYERS.iter().filter(|(_, layer)| *layer != DEV) {
+        table.push_str(&format!("| L{layer} | `{name}` | ... |\n"));
+    }
+    table
+}
 
 fn manifest(name: &str, deps: &str) -> String {
     format!(
@@ -53,7 +46,7 @@ const LIB: &str = "//! Docs.\npub fn f() {}\n";
 /// A small workspace that follows every rule, including the allowed exceptions.
 fn clean() -> Workspace {
     Workspace {
-        architecture: ARCHITECTURE.to_owned(),
+        architecture: architecture(),
         crates: vec![
             krate("event", "serde.workspace = true", &[("lib.rs", LIB)]),
             krate(
@@ -154,7 +147,7 @@ fn every_kind_of_violation_is_reported() {
 #[test]
 fn a_crate_missing_from_architecture_md_is_reported() {
     let mut ws = clean();
-    ws.architecture = ws.architecture.replace("`server`, `cli`", "`server`");
+    ws.architecture = ws.architecture.replace("| L6 | `cli` | ... |\n", "");
     let problems = check(&ws);
     assert_eq!(
         problems,

@@ -395,9 +395,109 @@ fn snapshot_round_trips_and_resumes() {
     assert!(restored.restore(bad).is_err());
 }
 
+/// Feeds `(seconds, rule, User)` matches; returns each hit as (User, count, first, last).
+fn bounded_hits(yaml: &str, matches: &[(i64, &str, &str)]) -> Vec<(String, u64, i64, i64)> {
+    let mut c = correlator(yaml);
+    let mut out = Vec::new();
+    for (secs, name, user) in matches {
+        for hit in c.observe(
+            &rule(name),
+            &ev(json!({"User": user, "Host": "h1"})),
+            t(*secs),
+        ) {
+            out.push((
+                hit.group[0].1.clone(),
+                hit.count,
+                hit.first.as_second() - 1_700_000_000,
+                hit.last.as_second() - 1_700_000_000,
+            ));
+        }
+    }
+    out
+}
+
 #[test]
-fn upper_bound_conditions_do_not_compile() {
-    let yaml = EVENT_COUNT.replace("{gte: 3}", "{lt: 3}");
+fn upper_bounds_are_decided_when_a_window_is_over() {
+    // Fewer than 3 in a minute: decided once a later match shows the minute is over.
+    let lt = EVENT_COUNT.replace("{gte: 3}", "{lt: 3}");
+    let matches = [
+        (0, "a", "bob"),
+        (10, "a", "alice"),
+        (20, "a", "alice"),
+        (30, "a", "alice"),
+        (50, "a", "bob"),
+        // Exactly 60 s after bob's first: still inside his window (inclusive).
+        (60, "a", "carol"),
+        // 61 s: bob's window [0, 60] is over (2 matches: fires); alice's [10, 70] is not.
+        (61, "a", "carol"),
+        // 71 s: alice's window is over with 3 matches: no hit.
+        (71, "a", "carol"),
+    ];
+    assert_eq!(bounded_hits(&lt, &matches), [("bob".to_owned(), 2, 0, 50)]);
+    // A range and an exact count.
+    let range = EVENT_COUNT.replace("{gte: 3}", "{gte: 2, lte: 3}");
+    let hits = bounded_hits(&range, &matches);
+    let users: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(users, ["bob", "alice"]);
+    let eq = EVENT_COUNT.replace("{gte: 3}", "{eq: 3}");
+    assert_eq!(
+        bounded_hits(&eq, &matches),
+        [("alice".to_owned(), 3, 10, 30)]
+    );
+    let neq = EVENT_COUNT.replace("{gte: 3}", "{neq: 3}");
+    assert_eq!(bounded_hits(&neq, &matches), [("bob".to_owned(), 2, 0, 50)]);
+    // Windows no later match has closed are not decided.
+    assert!(bounded_hits(&lt, &[(0, "a", "bob")]).is_empty());
+}
+
+#[test]
+fn upper_bounds_work_for_distinct_values_and_rules() {
+    let few_users = VALUE_COUNT.replace("{gt: 2, field: User}", "{lt: 2, field: User}");
+    let mut c = correlator(&few_users);
+    let mut hits = Vec::new();
+    for (secs, ip, user) in [
+        (0, "10.0.0.1", "bob"),
+        (10, "10.0.0.1", "bob"),
+        (20, "10.0.0.2", "x"),
+        (30, "10.0.0.2", "y"),
+        (400, "10.0.0.3", "z"),
+    ] {
+        hits.extend(c.observe(&rule("a"), &ev(json!({"Ip": ip, "User": user})), t(secs)));
+    }
+    let groups: Vec<&str> = hits.iter().map(|h| h.group[0].1.as_str()).collect();
+    assert_eq!(groups, ["10.0.0.1"], "one distinct user: fewer than 2");
+    // temporal with an upper bound: at most 2 of the 3 rules in the window.
+    let partial = TEMPORAL.replace("timespan: 60s", "timespan: 60s\n  condition: {lte: 2}");
+    let mut c = correlator(&partial);
+    let mut hits = Vec::new();
+    for (secs, name, host) in [
+        (0, "a", "h1"),
+        (5, "b", "h1"),
+        (0, "a", "h2"),
+        (5, "b", "h2"),
+        (9, "c", "h2"),
+        (100, "a", "h3"),
+    ] {
+        hits.extend(c.observe(&rule(name), &ev(json!({"Host": host})), t(secs)));
+    }
+    let groups: Vec<(&str, u64)> = hits
+        .iter()
+        .map(|h| (h.group[0].1.as_str(), h.count))
+        .collect();
+    assert_eq!(groups, [("h1", 2)]);
+    // Windows in progress survive a snapshot.
+    let mut c = correlator(&EVENT_COUNT.replace("{gte: 3}", "{lt: 3}"));
+    c.observe(&rule("a"), &ev(json!({"User": "bob"})), t(0));
+    let mut restored = correlator(&EVENT_COUNT.replace("{gte: 3}", "{lt: 3}"));
+    restored.restore(c.snapshot()).unwrap();
+    let hits = restored.observe(&rule("a"), &ev(json!({"User": "eve"})), t(100));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].count, 1);
+}
+
+#[test]
+fn temporal_ordered_with_an_upper_bound_does_not_compile() {
+    let yaml = ORDERED.replace("timespan:", "condition: {lt: 2}\n  timespan:");
     let report = RuleSet::load_str(&yaml, "corr.yml");
     let err = CompiledCorrelation::compile(&report.correlations[0]).unwrap_err();
     assert!(matches!(err, CorrelationError::Unsupported(_)), "{err}");
@@ -467,12 +567,265 @@ fn real_correlations_compile() {
     }
     if total > 0 {
         assert!(total >= 3, "{total}");
-        // Only the rsigma extensions (value_sum, value_avg, value_percentile) fail.
-        for (id, e) in &failures {
-            assert!(
-                e.to_string().contains("not in the Sigma specification"),
-                "{id}: {e}"
-            );
-        }
+        // Every type is evaluated.
+        assert!(failures.is_empty(), "{failures:?}");
     }
+}
+
+#[test]
+fn sums_and_averages_are_decided_per_window() {
+    let sum = "\
+title: exfiltration
+id: corr-sum
+correlation:
+  type: value_sum
+  rules: [a]
+  group-by: [User]
+  timespan: 60s
+  condition: {field: Bytes, gt: 1000}
+";
+    let avg = sum
+        .replace("value_sum", "value_avg")
+        .replace("gt: 1000", "gte: 500");
+    let feed = |yaml: &str| {
+        let mut c = correlator(yaml);
+        let mut hits = Vec::new();
+        for (secs, user, bytes) in [
+            (0, "bob", json!(600)),
+            (10, "bob", json!("500")),
+            (20, "alice", json!(900)),
+            (25, "alice", json!("n/a")),
+            (30, "alice", json!(50)),
+            (100, "eve", json!(1)),
+        ] {
+            let event = ev(json!({"User": user, "Bytes": bytes}));
+            hits.extend(c.observe(&rule("a"), &event, t(secs)));
+        }
+        (
+            hits.iter()
+                .map(|h| (h.group[0].1.clone(), h.count))
+                .collect::<Vec<_>>(),
+            c.stats().missing_field,
+        )
+    };
+    // bob: 600 + 500 = 1100 > 1000; alice: 950 is not (the non-numeric value is skipped).
+    assert_eq!(feed(sum), (vec![("bob".to_owned(), 1100)], 1));
+    // Averages: bob 550 >= 500, alice 475 is not.
+    assert_eq!(feed(&avg), (vec![("bob".to_owned(), 550)], 1));
+    let missing = sum.replace("field: Bytes, ", "");
+    let report = RuleSet::load_str(&missing, "corr.yml");
+    assert!(CompiledCorrelation::compile(&report.correlations[0]).is_err());
+}
+
+#[test]
+fn specification_examples_all_compile() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma-specification/tests/schema/correlation");
+    if !dir.is_dir() {
+        eprintln!("skipped: {} not found", dir.display());
+        return;
+    }
+    let report = Loader::new().load_dir(&dir);
+    let (compiled, failed) = compile_all(&report.correlations);
+    assert_eq!(compiled.len(), 8, "{failed:?}");
+    assert!(failed.is_empty(), "{failed:?}");
+    let percentile = compiled
+        .iter()
+        .find(|c| c.kind == CorrelationKind::ValuePercentile)
+        .expect("the value_percentile example");
+    assert_eq!(percentile.percentile, Some(50));
+}
+
+#[test]
+fn percentiles_interpolate_between_closest_ranks() {
+    let table: &[(&[f64], u8, f64)] = &[
+        (&[], 50, 0.0),
+        (&[7.0], 0, 7.0),
+        (&[7.0], 100, 7.0),
+        (&[4.0, 1.0, 3.0, 2.0], 50, 2.5),
+        (&[4.0, 1.0, 3.0, 2.0], 0, 1.0),
+        (&[4.0, 1.0, 3.0, 2.0], 100, 4.0),
+        (&[4.0, 1.0, 3.0, 2.0], 25, 1.75),
+        (&[3.0, 1.0, 2.0], 50, 2.0),
+        (
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+            90,
+            9.1,
+        ),
+        (&[-5.0, 5.0], 50, 0.0),
+        (&[2.0, 2.0, 2.0, 100.0], 50, 2.0),
+    ];
+    for (values, p, expected) in table {
+        let values: VecDeque<f64> = values.iter().copied().collect();
+        let got = percentile(&values, *p);
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "p{p} of {values:?}: {got} != {expected}"
+        );
+    }
+}
+
+const MEDIAN: &str = "\
+title: slow logons
+id: corr-median
+correlation:
+  type: value_median
+  rules: [a]
+  group-by: [User]
+  timespan: 60s
+  condition: {field: Ms, gt: 100}
+";
+
+/// Feeds `(seconds, User, Ms)` matches, then one at 1000 s that closes every window;
+/// returns the hits as (User, count) and the values not counted.
+fn numeric_hits(
+    yaml: &str,
+    matches: &[(i64, &str, serde_json::Value)],
+) -> (Vec<(String, u64)>, u64) {
+    let mut c = correlator(yaml);
+    let mut hits = Vec::new();
+    for (secs, user, ms) in matches.iter().cloned().chain([(1000, "zz", json!(0))]) {
+        let event = ev(json!({"User": user, "Ms": ms}));
+        hits.extend(c.observe(&rule("a"), &event, t(secs)));
+    }
+    let hits = hits
+        .iter()
+        .map(|h| (h.group[0].1.clone(), h.count))
+        .collect();
+    (hits, c.stats().missing_field)
+}
+
+#[test]
+fn medians_and_percentiles_are_decided_per_window() {
+    let matches = [
+        (0, "bob", json!(50)),
+        (1, "bob", json!(150)),
+        (2, "bob", json!("170")),
+        (3, "bob", json!("slow")),
+        (10, "alice", json!(10)),
+        (11, "alice", json!(20)),
+        (12, "alice", json!(900)),
+        // Outside bob's first window [0, 60]: starts a new one once that is decided.
+        (100, "bob", json!(1)),
+    ];
+    // bob: median of 50, 150, 170 is 150 > 100; alice: 20 is not; bob's second window: 1.
+    assert_eq!(
+        numeric_hits(MEDIAN, &matches),
+        (vec![("bob".to_owned(), 150)], 1)
+    );
+    // The 90th percentile: bob 166 (150 + 0.8 × 20), alice 724 (20 + 0.8 × 880).
+    let p90 = MEDIAN
+        .replace("value_median", "value_percentile")
+        .replace("gt: 100", "gt: 100, percentile: 90");
+    let (hits, _) = numeric_hits(&p90, &matches);
+    assert_eq!(hits, [("alice".to_owned(), 724), ("bob".to_owned(), 166)]);
+    // An upper bound: the 10th percentile under 20 (alice: 12; bob: 70, then 1).
+    let low = p90.replace("gt: 100, percentile: 90", "lt: 20, percentile: 10");
+    let (hits, _) = numeric_hits(&low, &matches);
+    assert_eq!(hits, [("alice".to_owned(), 12), ("bob".to_owned(), 1)]);
+    // `percentile` defaults to 50: the same as the median.
+    let default = MEDIAN.replace("value_median", "value_percentile");
+    assert_eq!(
+        numeric_hits(&default, &matches),
+        numeric_hits(MEDIAN, &matches)
+    );
+}
+
+#[test]
+fn percentile_rules_are_validated_and_bounded() {
+    for (yaml, why) in [
+        (MEDIAN.replace("field: Ms, ", ""), "no field"),
+        (
+            MEDIAN.replace("{field: Ms, gt: 100}", "{field: Ms}"),
+            "no condition",
+        ),
+        (
+            MEDIAN
+                .replace("value_median", "value_percentile")
+                .replace("gt: 100", "gt: 100, percentile: 101"),
+            "percentile above 100",
+        ),
+    ] {
+        let report = RuleSet::load_str(&yaml, "corr.yml");
+        let compiled: Vec<_> = report
+            .correlations
+            .iter()
+            .map(CompiledCorrelation::compile)
+            .collect();
+        assert!(
+            compiled.iter().all(Result::is_err) || report.correlations.is_empty(),
+            "{why}: {compiled:?}"
+        );
+    }
+    // Values kept per group are capped; the oldest go first.
+    let limits = Limits {
+        max_groups: 10,
+        max_entries: 3,
+    };
+    let mut c = correlator_with(MEDIAN, limits);
+    for (secs, ms) in [(0, 1000), (1, 1000), (2, 1), (3, 1), (4, 1)] {
+        c.observe(&rule("a"), &ev(json!({"User": "bob", "Ms": ms})), t(secs));
+    }
+    assert_eq!(c.stats().dropped_entries, 2);
+    assert!(
+        c.advance(t(1000)).is_empty(),
+        "median of the kept 1, 1, 1 is not > 100"
+    );
+    // State in progress survives a snapshot.
+    let mut c = correlator(MEDIAN);
+    c.observe(&rule("a"), &ev(json!({"User": "bob", "Ms": 500})), t(0));
+    let mut restored = correlator(MEDIAN);
+    restored.restore(c.snapshot()).unwrap();
+    let hits = restored.advance(t(61));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].count, 500);
+}
+
+#[test]
+fn the_clock_decides_windows_no_later_match_closes() {
+    let lt = EVENT_COUNT.replace("{gte: 3}", "{lt: 3}");
+    let mut c = correlator(&lt);
+    for (secs, user) in [(0, "bob"), (10, "alice"), (20, "bob")] {
+        assert!(
+            c.observe(&rule("a"), &ev(json!({"User": user})), t(secs))
+                .is_empty()
+        );
+    }
+    // The windows are inclusive: at exactly 60 s bob's [0, 60] is still open.
+    assert!(c.advance(t(60)).is_empty());
+    let hits = c.advance(t(61));
+    let got: Vec<(&str, u64)> = hits
+        .iter()
+        .map(|h| (h.group[0].1.as_str(), h.count))
+        .collect();
+    assert_eq!(got, [("bob", 2)]);
+    assert_eq!(hits[0].first, t(0));
+    assert_eq!(hits[0].last, t(20));
+    // Decided once: the same time again gives nothing, alice's window closes at 71 s.
+    assert!(c.advance(t(61)).is_empty());
+    let hits = c.advance(t(71));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].group[0].1, "alice");
+    assert_eq!(c.groups(), 0);
+    assert_eq!(c.stats().hits, 2);
+    // A match inside a window the clock decided opens a new window, not dropped as late.
+    assert!(
+        c.observe(&rule("a"), &ev(json!({"User": "bob"})), t(30))
+            .is_empty()
+    );
+    assert_eq!(c.stats().late, 0);
+    assert_eq!(c.advance(t(91)).len(), 1);
+    // Correlations without an upper bound are never decided by the clock.
+    let mut c = correlator(EVENT_COUNT);
+    c.observe(&rule("a"), &ev(json!({"User": "bob"})), t(0));
+    assert!(c.advance(t(10_000)).is_empty());
+    assert_eq!(c.groups(), 1);
+    // A window over by the clock and one still open, in one call: only the first fires.
+    let mut c = correlator(&lt);
+    c.observe(&rule("a"), &ev(json!({"User": "bob"})), t(0));
+    c.observe(&rule("a"), &ev(json!({"User": "eve"})), t(50));
+    let hits = c.advance(t(100));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].group[0].1, "bob");
+    assert_eq!(c.groups(), 1);
 }

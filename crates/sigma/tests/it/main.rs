@@ -5,6 +5,7 @@
 
 mod corpus;
 mod engine;
+mod mappings;
 mod regression;
 
 use std::path::PathBuf;

@@ -572,3 +572,149 @@ pub(crate) fn parse_time(text: &str) -> Result<jiff::Timestamp, StoreError> {
 
 #[cfg(test)]
 mod tests;
+
+/// [`crate::EventStore::scan`] over partitions given oldest first.
+pub(crate) fn scan(
+    schema: &EventSchema,
+    partitions: &[SearchablePartition],
+    request: &crate::ScanRequest,
+    max_slice: usize,
+    visit: &mut dyn FnMut(Event) -> bool,
+) -> Result<crate::ScanStats, StoreError> {
+    let query = translate(schema, &request.query)?;
+    let mut stats = crate::ScanStats::default();
+    for partition in partitions {
+        let searcher = partition.reader.searcher();
+        let Some((min, max)) = time_bounds(&searcher) else {
+            continue;
+        };
+        let from = request
+            .from
+            .map_or(min, |from| from.as_microsecond().max(min));
+        let to = request.to.map_or(max.saturating_add(1), |to| {
+            to.as_microsecond().min(max.saturating_add(1))
+        });
+        if from >= to {
+            continue;
+        }
+        let slice = Slice {
+            schema,
+            searcher: &searcher,
+            query: &*query,
+            max_slice,
+        };
+        if !slice.scan(from, to, visit, &mut stats)? {
+            stats.stopped = true;
+            break;
+        }
+    }
+    Ok(stats)
+}
+
+/// The smallest and largest event time (microseconds) of a partition's segments.
+fn time_bounds(searcher: &tantivy::Searcher) -> Option<(i64, i64)> {
+    let mut bounds: Option<(i64, i64)> = None;
+    for segment in searcher.segment_readers() {
+        let Ok(column) = segment.fast_fields().date("ts") else {
+            continue;
+        };
+        if column.num_docs() == 0 {
+            continue;
+        }
+        let (lo, hi) = (
+            column.min_value().into_timestamp_micros(),
+            column.max_value().into_timestamp_micros(),
+        );
+        bounds = Some(match bounds {
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+            None => (lo, hi),
+        });
+    }
+    bounds
+}
+
+/// One partition being scanned.
+struct Slice<'a> {
+    schema: &'a EventSchema,
+    searcher: &'a tantivy::Searcher,
+    query: &'a dyn TantivyQuery,
+    /// Most matches read at once.
+    max_slice: usize,
+}
+
+impl Slice<'_> {
+    /// Visits the matches in `[from, to)` (microseconds) in time order; `Ok(false)` when
+    /// `visit` asked to stop. A slice with more than `max_slice` matches is split in two
+    /// halves of time.
+    fn scan(
+        &self,
+        from: i64,
+        to: i64,
+        visit: &mut dyn FnMut(Event) -> bool,
+        stats: &mut crate::ScanStats,
+    ) -> Result<bool, StoreError> {
+        let bound = |micros: i64| {
+            Term::from_field_date(self.schema.ts, DateTime::from_timestamp_micros(micros))
+        };
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.query.box_clone()),
+            (
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(bound(from)),
+                    Bound::Excluded(bound(to)),
+                )),
+            ),
+        ]);
+        let count = self.searcher.search(&query, &Count)?;
+        if count == 0 {
+            return Ok(true);
+        }
+        if count > self.max_slice && to - from > 1 {
+            let middle = from + (to - from) / 2;
+            return Ok(
+                self.scan(from, middle, visit, stats)? && self.scan(middle, to, visit, stats)?
+            );
+        }
+        let addresses = self
+            .searcher
+            .search(&query, &tantivy::collector::DocSetCollector)?;
+        let mut keyed = Vec::with_capacity(addresses.len());
+        let segments = self.searcher.segment_readers();
+        let mut columns = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let fast = segment.fast_fields();
+            columns.push((fast.date("ts").ok(), fast.u64("seq").ok()));
+        }
+        for address in addresses {
+            let (ts, seq) = &columns[address.segment_ord as usize];
+            let ts = ts
+                .as_ref()
+                .and_then(|c| c.first(address.doc_id))
+                .map_or(i64::MIN, DateTime::into_timestamp_micros);
+            let seq = seq
+                .as_ref()
+                .and_then(|c| c.first(address.doc_id))
+                .unwrap_or(0);
+            keyed.push((ts, seq, address));
+        }
+        keyed.sort_unstable_by_key(|&(ts, seq, address)| {
+            (ts, seq, address.segment_ord, address.doc_id)
+        });
+        for (_, _, address) in keyed {
+            let doc: TantivyDocument = self.searcher.doc(address)?;
+            let Some(event) = doc
+                .get_first(self.schema.source)
+                .and_then(|value| value.as_bytes())
+                .and_then(|bytes| serde_json::from_slice::<Event>(bytes).ok())
+            else {
+                continue;
+            };
+            stats.visited += 1;
+            if !visit(event) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

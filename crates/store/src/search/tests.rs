@@ -319,3 +319,125 @@ fn wild_clocks_do_not_multiply_partitions_and_are_still_found() {
     request.to = Some("1801-01-01T00:00:00Z".parse().unwrap());
     assert_eq!(store.search(&request).unwrap().total, 1);
 }
+
+fn scan(store: &EmbeddedStore, text: &str, from: Option<&str>, to: Option<&str>) -> Vec<Event> {
+    let request = crate::ScanRequest {
+        query: query::parse(text).unwrap(),
+        from: from.map(|t| t.parse().unwrap()),
+        to: to.map(|t| t.parse().unwrap()),
+    };
+    let mut seen = Vec::new();
+    let stats = store
+        .scan(&request, &mut |event| {
+            seen.push(event);
+            true
+        })
+        .unwrap();
+    assert_eq!(stats.visited as usize, seen.len());
+    seen
+}
+
+fn codes(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e.get_str("event.code").unwrap())
+        .collect()
+}
+
+#[test]
+fn scan_visits_matches_oldest_first_within_the_range() {
+    let (_dir, store) = store_with_sample();
+    assert_eq!(
+        codes(&scan(&store, "*", None, None)),
+        ["4624", "4625", "4688", "4634"]
+    );
+    assert_eq!(
+        codes(&scan(
+            &store,
+            "*",
+            Some("2024-03-01T11:00:00Z"),
+            Some("2024-03-03T09:30:00Z")
+        )),
+        ["4625", "4688"]
+    );
+    assert_eq!(
+        codes(&scan(&store, "user.name:alice", None, None)),
+        ["4624", "4688"]
+    );
+    assert!(scan(&store, "*", Some("2030-01-01T00:00:00Z"), None).is_empty());
+}
+
+#[test]
+fn scan_stops_when_asked_and_orders_equal_times_by_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    // Appended out of time order, several with the same timestamp.
+    let events: Vec<Event> = [
+        ("2024-03-01T10:00:05Z", "c"),
+        ("2024-03-01T10:00:01Z", "a"),
+        ("2024-03-01T10:00:05Z", "d"),
+        ("2024-03-01T10:00:03Z", "b"),
+    ]
+    .iter()
+    .map(|(ts, code)| event(json!({"@timestamp": ts, "event": {"code": code}})))
+    .collect();
+    store.append(events).unwrap();
+    store.refresh().unwrap();
+    assert_eq!(codes(&scan(&store, "*", None, None)), ["a", "b", "c", "d"]);
+    let mut seen = 0;
+    let stats = store
+        .scan(
+            &crate::ScanRequest {
+                query: query::Query::All,
+                from: None,
+                to: None,
+            },
+            &mut |_| {
+                seen += 1;
+                seen < 2
+            },
+        )
+        .unwrap();
+    assert_eq!((stats.visited, stats.stopped), (2, true));
+}
+
+#[test]
+fn scan_splits_large_slices_without_changing_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(dir.path().to_owned())).unwrap();
+    let events: Vec<Event> = (0..50)
+        .map(|i| {
+            // Shuffled times over one day, two events per second value.
+            let second = (i * 37) % 25;
+            event(json!({"@timestamp": format!("2024-03-01T10:00:{second:02}Z"), "event": {"code": i.to_string()}}))
+        })
+        .collect();
+    store.append(events).unwrap();
+    store.refresh().unwrap();
+    let request = crate::ScanRequest {
+        query: query::Query::All,
+        from: None,
+        to: None,
+    };
+    let mut whole = Vec::new();
+    store
+        .scan(&request, &mut |e| {
+            whole.push(e);
+            true
+        })
+        .unwrap();
+    let mut sliced = Vec::new();
+    let stats = store
+        .scan_sliced(&request, 3, &mut |e| {
+            sliced.push(e);
+            true
+        })
+        .unwrap();
+    assert_eq!(stats.visited, 50);
+    assert_eq!(codes(&whole), codes(&sliced));
+    let times: Vec<&str> = whole
+        .iter()
+        .map(|e| e.get_str("@timestamp").unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}

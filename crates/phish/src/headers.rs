@@ -1,0 +1,680 @@
+//! Sender identity: From / Reply-To / Return-Path, display names, lookalike sender domains,
+//! the Received chain and authentication (our own check, else the receiver's results).
+
+use std::net::IpAddr;
+
+use mail_parser::Message;
+
+use crate::Context;
+use crate::auth::{self, AuthCheck, Outcome};
+use crate::dns::DnsRecords;
+use crate::domains::{self, Lookalike};
+use crate::report::{Category, Hop};
+
+pub(crate) struct HeaderFacts {
+    pub from_domain: Option<String>,
+    pub received: Vec<Hop>,
+    pub auth: AuthCheck,
+}
+
+fn domain_of(address: &str) -> Option<String> {
+    let (_, domain) = address.trim().trim_matches(['<', '>']).rsplit_once('@')?;
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!domain.is_empty()).then_some(domain)
+}
+
+pub(crate) fn check(
+    cx: &mut Context,
+    message: &Message,
+    raw: &[u8],
+    dns: &dyn DnsRecords,
+) -> HeaderFacts {
+    // `From: Brand Name,<x@evil>` parses as two entries: a name alone, then the address.
+    let from_entries: Vec<_> = message
+        .from()
+        .map(|a| a.iter().take(10).collect())
+        .unwrap_or_default();
+    let from = from_entries
+        .iter()
+        .find(|a| a.address().is_some_and(|s| s.contains('@')));
+    let from_address = from.and_then(|a| a.address()).map(str::to_ascii_lowercase);
+    let from_name = from_entries
+        .iter()
+        .filter_map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_owned();
+    let from_domain = from_address.as_deref().and_then(domain_of);
+    let is_list = !message.list_id().is_empty()
+        || !message.list_post().is_empty()
+        || message.header("Mailing-List").is_some();
+    cx.indicators.from_address = from_address.clone();
+
+    if from_address.is_none() {
+        cx.out.add(
+            "header.no_from",
+            Category::Headers,
+            2,
+            "the message has no valid sender address".into(),
+            "il messaggio non ha un indirizzo mittente valido".into(),
+        );
+    }
+
+    // A sender address no mail server could answer: a domain without a dot
+    // (`noreply@bank`), with characters a host name cannot hold, or a quoted local part
+    // that itself looks like an address (`"no-reply@brand.com"@elsewhere`). Real systems
+    // cannot send from such addresses; bulk phishing kits forge them freely.
+    if let (Some(address), Some(domain)) = (&from_address, &from_domain) {
+        let bad_domain = !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.contains("..")
+            || !domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+            || domain
+                .rsplit('.')
+                .next()
+                .is_some_and(|tld| tld.is_empty() || tld.chars().all(|c| c.is_ascii_digit()));
+        let quoted = address.starts_with('"') || address.matches('@').count() > 1;
+        if bad_domain || quoted {
+            cx.out.add(
+                "header.invalid_sender",
+                Category::Headers,
+                4,
+                format!("the sender address {address} is not a real Internet mail address: it was forged"),
+                format!("l'indirizzo del mittente {address} non è un vero indirizzo email Internet: è stato falsificato"),
+            );
+        }
+    }
+
+    let mut sender_domains = Vec::new();
+    if let Some(domain) = &from_domain {
+        sender_domains.push(domain.clone());
+        sender_identity(
+            cx,
+            &from_name,
+            domain,
+            message.subject().unwrap_or_default(),
+        );
+    }
+
+    // Reply-To elsewhere: answers go to someone other than the apparent sender.
+    let reply_to = message
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .and_then(domain_of);
+    if let (Some(reply), Some(from)) = (&reply_to, &from_domain) {
+        sender_domains.push(reply.clone());
+        let reply_org = domains::registrable(reply);
+        if reply_org != domains::registrable(from) && !is_list {
+            let freemail = domains::lists().freemail.contains(&reply_org);
+            cx.out.add(
+                "header.reply_to_mismatch",
+                Category::Headers,
+                if freemail { 3 } else { 2 },
+                format!("replies go to {reply}, not to the sender's domain {from}"),
+                format!("le risposte vanno a {reply}, non al dominio del mittente {from}"),
+            );
+        }
+    }
+
+    // Return-Path (envelope sender) of another organisation: weak, bulk senders do it too.
+    let return_domain = message.return_address().and_then(domain_of);
+    if let (Some(ret), Some(from)) = (&return_domain, &from_domain) {
+        sender_domains.push(ret.clone());
+        if domains::registrable(ret) != domains::registrable(from) && !is_list {
+            cx.out.add(
+                "header.return_path_mismatch",
+                Category::Headers,
+                1,
+                format!("the envelope sender ({ret}) is not the From domain ({from})"),
+                format!("il mittente della busta ({ret}) non è il dominio del From ({from})"),
+            );
+        }
+    }
+    sender_domains.sort();
+    sender_domains.dedup();
+    cx.indicators.sender_domains = sender_domains;
+
+    // Random tokens in the subject ("fg46qFdZiRVH3jI") make each copy unique to slip past
+    // filters that group identical messages.
+    if let Some(token) = message
+        .subject()
+        .unwrap_or_default()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| is_random_token(w))
+    {
+        cx.out.add(
+            "header.subject_random_token",
+            Category::Headers,
+            2,
+            format!("the subject carries a random code ({token}), used to make each copy unique and dodge filters"),
+            format!("l'oggetto contiene un codice casuale ({token}), usato per rendere unica ogni copia ed eludere i filtri"),
+        );
+    }
+
+    if message.message_id().is_none() {
+        cx.out.add(
+            "header.no_message_id",
+            Category::Headers,
+            1,
+            "the message has no Message-ID, unusual for real mail servers".into(),
+            "il messaggio non ha Message-ID, insolito per un vero server di posta".into(),
+        );
+    }
+
+    let received = received_chain(message);
+    let client = first_external_hop(message, return_domain.as_deref(), from_address.as_deref());
+    if let Some((ip, _, _)) = &client {
+        cx.indicators.origin_ip = Some(ip.to_string());
+    }
+    let auth = if cx.analyzer.config.check_authentication {
+        let auth = auth::verify(raw, dns, client);
+        authentication(cx, message, &auth, from_domain.as_deref());
+        auth
+    } else {
+        AuthCheck::empty()
+    };
+    HeaderFacts {
+        from_domain,
+        received,
+        auth,
+    }
+}
+
+/// Display name and From domain: impersonation of brands and of our own organisation.
+fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &str) {
+    let registrable = domains::registrable(domain);
+    let name_lower = from_name.to_lowercase();
+
+    // A display name that is itself an address of another domain: "paypal.com <x@evil>".
+    if let Some(shown) = name_lower
+        .split_whitespace()
+        .find_map(|w| domain_of(w).or_else(|| looks_like_domain(w)))
+        && domains::registrable(&shown) != registrable
+        && psl::suffix_str(&shown).is_some_and(|s| s.contains('.') || s.len() >= 2)
+        && shown.contains('.')
+    {
+        cx.out.add(
+            "header.display_name_address",
+            Category::Headers,
+            2,
+            format!("the sender's name shows {shown} but the message comes from {domain}"),
+            format!("il nome del mittente mostra {shown} ma il messaggio arriva da {domain}"),
+        );
+    }
+
+    let hidden = from_name
+        .chars()
+        .filter(|c| is_invisible_or_combining(*c))
+        .count();
+    if hidden > 0 {
+        cx.out.add(
+            "header.display_name_obfuscated",
+            Category::Headers,
+            4,
+            format!("the sender's name hides invisible or combining characters, a trick to dodge filters (\"{from_name}\")"),
+            format!("il nome del mittente nasconde caratteri invisibili o combinanti, un trucco per eludere i filtri (\"{from_name}\")"),
+        );
+    }
+
+    // An organisation (a service desk, a bank, "customer care") writing from a free mailbox,
+    // or a display name carrying a long reference number: neither is how organisations write.
+    let freemail = domains::lists().freemail.contains(&registrable);
+    let organisation_words = name_lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| ORGANISATION_WORDS.contains(&w));
+    let long_number = name_lower
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 8);
+    if freemail && (organisation_words || long_number) {
+        cx.out.add(
+            "header.freemail_organisation",
+            Category::Headers,
+            3,
+            format!("\"{from_name}\" presents itself as an organisation but writes from a free mailbox ({domain})"),
+            format!("\"{from_name}\" si presenta come un'organizzazione ma scrive da una casella gratuita ({domain})"),
+        );
+    } else if long_number {
+        cx.out.add(
+            "header.display_name_number",
+            Category::Headers,
+            2,
+            format!("the sender's name \"{from_name}\" carries a long reference number, a trick to look official"),
+            format!("il nome del mittente \"{from_name}\" contiene un lungo numero di riferimento, un trucco per sembrare ufficiale"),
+        );
+    }
+
+    // Our own organisation's name or domain in the display name, sent from elsewhere.
+    let own_match = cx.analyzer.own.iter().find(|(label, domains)| {
+        label.len() >= 3
+            && (name_lower.contains(label.as_str())
+                || domains.iter().any(|d| name_lower.contains(d.as_str())))
+    });
+    if let Some((label, _)) = own_match
+        && !cx.is_own_domain(domain)
+    {
+        cx.out.add(
+            "header.own_display_name",
+            Category::Headers,
+            5,
+            format!("the sender pretends to be our organisation ({label}) but writes from {domain}"),
+            format!("il mittente finge di essere la nostra organizzazione ({label}) ma scrive da {domain}"),
+        );
+    }
+
+    // A brand in the display name, sent from a domain the brand does not use.
+    let words: Vec<String> = name_lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let squashed: String = words.concat();
+    for (brand, brand_domains) in &domains::lists().brands {
+        if domains::lists().ambiguous_brands.contains(brand) {
+            continue;
+        }
+        let named = words.iter().any(|w| w == brand)
+            || (brand.len() >= 6 && squashed.contains(brand.as_str()));
+        if named && !brand_domains.contains(&registrable) {
+            let freemail = domains::lists().freemail.contains(&registrable);
+            cx.out.add(
+                "header.brand_display_name",
+                Category::Headers,
+                if freemail { 4 } else { 3 },
+                format!("the sender's name says \"{from_name}\" but the address is at {domain}, not a {brand} domain"),
+                format!("il nome del mittente dice \"{from_name}\" ma l'indirizzo è su {domain}, non un dominio di {brand}"),
+            );
+            break;
+        }
+    }
+
+    if !cx.out.has("header.brand_display_name") {
+        let subject_words: Vec<String> = subject
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 4)
+            .map(str::to_owned)
+            .collect();
+        let named = domains::lists()
+            .brands
+            .iter()
+            .find(|(brand, brand_domains)| {
+                !domains::lists().ambiguous_brands.contains(*brand)
+                    && subject_words.iter().any(|w| w == *brand)
+                    && !brand_domains.contains(&registrable)
+            });
+        if let Some((brand, _)) = named {
+            cx.out.add(
+                "header.brand_subject",
+                Category::Headers,
+                2,
+                format!("the subject speaks for {brand} but the sender {domain} is not a {brand} domain"),
+                format!("l'oggetto parla a nome di {brand} ma il mittente {domain} non è un dominio di {brand}"),
+            );
+        }
+    }
+
+    if let Some(lookalike) = domains::lookalike(domain, cx.protected()) {
+        let target = lookalike.target().to_owned();
+        let (en, it) = match lookalike {
+            Lookalike::Homoglyph { .. } => {
+                ("uses look-alike characters", "usa caratteri somiglianti")
+            }
+            Lookalike::Typo { .. } => ("is a misspelling", "è una storpiatura"),
+            Lookalike::Combo { .. } | Lookalike::Subdomain { .. } => ("imitates", "imita"),
+        };
+        cx.out.add(
+            "header.lookalike_domain",
+            Category::Headers,
+            5,
+            format!("the sender's domain {domain} {en} of {target}"),
+            format!("il dominio del mittente {domain} {it} di {target}"),
+        );
+    }
+    if domains::is_mixed_script(domain) {
+        cx.out.add(
+            "header.mixed_script_domain",
+            Category::Headers,
+            4,
+            format!(
+                "the sender's domain {} mixes alphabets to look like another",
+                domains::to_unicode(domain)
+            ),
+            format!(
+                "il dominio del mittente {} mescola alfabeti per sembrare un altro",
+                domains::to_unicode(domain)
+            ),
+        );
+    } else if domain.contains("xn--") {
+        cx.out.add(
+            "header.punycode_domain",
+            Category::Headers,
+            1,
+            format!(
+                "the sender's domain is internationalised ({})",
+                domains::to_unicode(domain)
+            ),
+            format!(
+                "il dominio del mittente è internazionalizzato ({})",
+                domains::to_unicode(domain)
+            ),
+        );
+    }
+}
+
+/// Zero-width, bidi-control and combining characters: nothing a real name needs in Latin
+/// script, and a classic way to break up a brand name ("Ap\u{73f}ple").
+fn is_invisible_or_combining(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{00ad}'
+            | '\u{034f}'
+            // Hebrew, Arabic and Syriac marks, and marks for symbols: never part of a Latin name.
+            | '\u{0591}'..='\u{05c7}'
+            | '\u{0610}'..='\u{061a}'
+            | '\u{064b}'..='\u{065f}'
+            | '\u{0730}'..='\u{074a}'
+            | '\u{20d0}'..='\u{20ff}'
+    )
+}
+
+/// A word of 10+ letters and digits mixing upper case, lower case and digits.
+fn is_random_token(word: &str) -> bool {
+    word.len() >= 10
+        && word.bytes().any(|b| b.is_ascii_uppercase())
+        && word.bytes().any(|b| b.is_ascii_lowercase())
+        && word.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// Words by which a display name claims to be an organisation or one of its services.
+const ORGANISATION_WORDS: &[&str] = &[
+    "support",
+    "service",
+    "services",
+    "team",
+    "customer",
+    "care",
+    "security",
+    "account",
+    "accounts",
+    "billing",
+    "admin",
+    "administrator",
+    "helpdesk",
+    "help",
+    "desk",
+    "bank",
+    "banking",
+    "payroll",
+    "hr",
+    "it",
+    "webmaster",
+    "postmaster",
+    "mailbox",
+    "notification",
+    "notifications",
+    "alert",
+    "alerts",
+    "official",
+    "department",
+    "assistenza",
+    "servizio",
+    "servizi",
+    "clienti",
+    "ufficio",
+    "amministrazione",
+    "sicurezza",
+    "banca",
+    "supporto",
+    "atendimento",
+    "cliente",
+    "clientes",
+    "suporte",
+    "comunicado",
+    "banco",
+    "seguranca",
+    "segurança",
+    "servicio",
+    "soporte",
+    "kundenservice",
+    "kundendienst",
+    "sicherheit",
+    "konto",
+    "kunden",
+    "klantenservice",
+    "bancaire",
+];
+
+fn looks_like_domain(word: &str) -> Option<String> {
+    let word = word
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_ascii_lowercase();
+    let is_domain = word.contains('.')
+        && word
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && word
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+        && psl::suffix(word.as_bytes()).is_some_and(|s| s.is_known());
+    is_domain.then_some(word)
+}
+
+fn received_chain(message: &Message) -> Vec<Hop> {
+    message
+        .received_all()
+        .take(50)
+        .map(|r| Hop {
+            from: r.from.as_ref().map(|h| h.to_string()),
+            ip: r.from_ip.map(|ip| ip.to_string()),
+            by: r.by.as_ref().map(|h| h.to_string()),
+        })
+        .collect()
+}
+
+/// The hop where the message entered the receiving organisation: the newest Received
+/// header whose client is a public IP of a different organisation than the receiver. Older
+/// headers are the sender's to write and cannot be trusted.
+fn first_external_hop(
+    message: &Message,
+    return_domain: Option<&str>,
+    from_address: Option<&str>,
+) -> Option<(IpAddr, String, String)> {
+    for received in message.received_all().take(50) {
+        let Some(ip) = received.from_ip else { continue };
+        if !is_public(ip) {
+            continue;
+        }
+        let from = received
+            .from
+            .as_ref()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let by = received
+            .by
+            .as_ref()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !from.is_empty()
+            && !by.is_empty()
+            && domains::registrable(&from) == domains::registrable(&by)
+        {
+            continue;
+        }
+        let sender = message
+            .return_address()
+            .map(|s| s.trim_matches(['<', '>']).to_owned())
+            .filter(|s| s.contains('@'))
+            .or_else(|| return_domain.map(|d| format!("postmaster@{d}")))
+            .or_else(|| from_address.map(str::to_owned))
+            .unwrap_or_default();
+        let helo = if from.is_empty() {
+            ip.to_string()
+        } else {
+            from
+        };
+        return Some((ip, helo, sender));
+    }
+    None
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Findings from authentication: our own check when it ran, else (with provenance) what
+/// the receiving server wrote in its Authentication-Results.
+fn authentication(
+    cx: &mut Context,
+    message: &Message,
+    check: &AuthCheck,
+    from_domain: Option<&str>,
+) {
+    let from = from_domain.unwrap_or("?");
+    let mut verified_any = false;
+    for (domain, outcome) in &check.dkim {
+        match outcome {
+            Outcome::Fail => cx.out.add(
+                "auth.dkim_fail",
+                Category::Headers,
+                3,
+                format!("the DKIM signature of {domain} is invalid: the message was altered or forged (verified by Sentinella)"),
+                format!("la firma DKIM di {domain} non è valida: il messaggio è stato alterato o falsificato (verificato da Sentinella)"),
+            ),
+            Outcome::Pass => verified_any = true,
+            _ => {}
+        }
+    }
+    match check.dmarc {
+        Outcome::Fail => {
+            verified_any = true;
+            cx.out.add(
+                "auth.dmarc_fail",
+                Category::Headers,
+                4,
+                format!("the sender {from} is not authenticated: DMARC fails (verified by Sentinella)"),
+                format!("il mittente {from} non è autenticato: DMARC fallisce (verificato da Sentinella)"),
+            );
+        }
+        Outcome::Pass => verified_any = true,
+        _ => {}
+    }
+    if check.spf == Outcome::Fail {
+        verified_any = true;
+        cx.out.add(
+            "auth.spf_fail",
+            Category::Headers,
+            2,
+            "the server that delivered the message may not send for the sender's domain: SPF fails (verified by Sentinella)".into(),
+            "il server che ha consegnato il messaggio non può inviare per il dominio del mittente: SPF fallisce (verificato da Sentinella)".into(),
+        );
+    }
+    if verified_any || !cx.analyzer.config.trust_receiver_auth_results {
+        return;
+    }
+    // Offline: the receiving server's own results, topmost header only (older ones can be
+    // written by the sender). Provenance is part of the reason.
+    let Some(results) = message.header_raw("Authentication-Results") else {
+        return;
+    };
+    let results = results.to_ascii_lowercase();
+    let authserv = results
+        .split(';')
+        .next()
+        .map(str::trim)
+        .filter(|s| !s.contains('='))
+        .unwrap_or("the receiving server")
+        .to_owned();
+    let value = |key: &str| -> Option<String> {
+        results.split([';', ' ', '\n', '\t', '\r']).find_map(|t| {
+            t.trim()
+                .strip_prefix(key)
+                .map(|v| v.trim_end_matches([',', ')']).to_owned())
+        })
+    };
+    let spf = value("spf=");
+    let dkim = value("dkim=");
+    let dmarc = value("dmarc=");
+    let compauth = value("compauth=");
+    let provenance_en = format!("reported by {authserv}, not verified by Sentinella (offline)");
+    let provenance_it = format!("riportato da {authserv}, non verificato da Sentinella (offline)");
+    if dmarc.as_deref() == Some("fail") {
+        cx.out.add(
+            "auth.receiver_dmarc_fail",
+            Category::Headers,
+            3,
+            format!("the sender {from} failed DMARC ({provenance_en})"),
+            format!("il mittente {from} non ha superato DMARC ({provenance_it})"),
+        );
+    }
+    if compauth.as_deref() == Some("fail") {
+        cx.out.add(
+            "auth.receiver_compauth_fail",
+            Category::Headers,
+            3,
+            format!("the receiving server could not authenticate the sender {from} (compauth=fail, {provenance_en})"),
+            format!("il server ricevente non ha potuto autenticare il mittente {from} (compauth=fail, {provenance_it})"),
+        );
+    }
+    match spf.as_deref() {
+        Some("fail") => cx.out.add(
+            "auth.receiver_spf_fail",
+            Category::Headers,
+            2,
+            format!("SPF failed for the delivering server ({provenance_en})"),
+            format!("SPF non superato per il server mittente ({provenance_it})"),
+        ),
+        Some("softfail") => cx.out.add(
+            "auth.receiver_spf_fail",
+            Category::Headers,
+            1,
+            format!("SPF soft-failed for the delivering server ({provenance_en})"),
+            format!("SPF parzialmente fallito per il server mittente ({provenance_it})"),
+        ),
+        _ => {}
+    }
+    if dkim.as_deref() == Some("fail") {
+        cx.out.add(
+            "auth.receiver_dkim_fail",
+            Category::Headers,
+            2,
+            format!("the DKIM signature failed ({provenance_en})"),
+            format!("la firma DKIM non è valida ({provenance_it})"),
+        );
+    }
+    let none = |v: &Option<String>| {
+        v.as_deref()
+            .is_none_or(|v| v == "none" || v == "temperror" || v == "permerror")
+    };
+    if none(&spf) && none(&dkim) && dmarc.as_deref() != Some("pass") {
+        cx.out.add(
+            "auth.receiver_unauthenticated",
+            Category::Headers,
+            1,
+            format!("the sender {from} is not authenticated by SPF or DKIM ({provenance_en})"),
+            format!("il mittente {from} non è autenticato né da SPF né da DKIM ({provenance_it})"),
+        );
+    }
+}

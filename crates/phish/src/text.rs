@@ -1,0 +1,491 @@
+//! Wording: urgency, credential, payment, threat and reward cues in English and Italian.
+//! Each cue family counts once; strong credential-phishing phrases count more.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::Context;
+use crate::report::Category;
+
+/// Only the first part of a long text is scanned.
+const MAX_TEXT_BYTES: usize = 256 << 10;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    Urgency,
+    Credentials,
+    Payment,
+    Threat,
+    Reward,
+    /// Phrases that on their own describe credential phishing.
+    Strong,
+    /// Advance-fee fraud ("419"): large sums, a stranger's proposal.
+    AdvanceFee,
+    /// Gambling, dating and crypto-giveaway lures.
+    Scam,
+}
+
+const CUES: &[(Cue, &str)] = &[
+    (Cue::Urgency, "urgent"),
+    (Cue::Urgency, "immediately"),
+    (Cue::Urgency, "within 24 hours"),
+    (Cue::Urgency, "within 48 hours"),
+    (Cue::Urgency, "as soon as possible"),
+    (Cue::Urgency, "act now"),
+    (Cue::Urgency, "final notice"),
+    (Cue::Urgency, "last warning"),
+    (Cue::Urgency, "expires today"),
+    (Cue::Urgency, "will expire"),
+    (Cue::Urgency, "has expired"),
+    (Cue::Urgency, "limited time"),
+    (Cue::Urgency, "urgente"),
+    (Cue::Urgency, "immediatamente"),
+    (Cue::Urgency, "entro 24 ore"),
+    (Cue::Urgency, "entro 48 ore"),
+    (Cue::Urgency, "al più presto"),
+    (Cue::Urgency, "ultimo avviso"),
+    (Cue::Urgency, "scade oggi"),
+    (Cue::Urgency, "scaduto"),
+    (Cue::Urgency, "scadrà"),
+    (Cue::Credentials, "password"),
+    (Cue::Credentials, "passcode"),
+    (Cue::Credentials, "log in"),
+    (Cue::Credentials, "login"),
+    (Cue::Credentials, "sign in"),
+    (Cue::Credentials, "username"),
+    (Cue::Credentials, "credentials"),
+    (Cue::Credentials, "mailbox"),
+    (Cue::Credentials, "email account"),
+    (Cue::Credentials, "webmail"),
+    (Cue::Credentials, "credenziali"),
+    (Cue::Credentials, "accedi"),
+    (Cue::Credentials, "casella di posta"),
+    (Cue::Credentials, "nome utente"),
+    (Cue::Credentials, "codice otp"),
+    (Cue::Payment, "invoice"),
+    (Cue::Payment, "payment"),
+    (Cue::Payment, "wire transfer"),
+    (Cue::Payment, "bank account"),
+    (Cue::Payment, "bank details"),
+    (Cue::Payment, "credit card"),
+    (Cue::Payment, "refund"),
+    (Cue::Payment, "bitcoin"),
+    (Cue::Payment, "btc wallet"),
+    (Cue::Payment, "gift card"),
+    (Cue::Payment, "billing"),
+    (Cue::Payment, "fattura"),
+    (Cue::Payment, "pagamento"),
+    (Cue::Payment, "bonifico"),
+    (Cue::Payment, "carta di credito"),
+    (Cue::Payment, "rimborso"),
+    (Cue::Payment, "iban"),
+    (Cue::Payment, "coordinate bancarie"),
+    (Cue::Threat, "suspended"),
+    (Cue::Threat, "suspension"),
+    (Cue::Threat, "locked"),
+    (Cue::Threat, "deactivated"),
+    (Cue::Threat, "unusual activity"),
+    (Cue::Threat, "unusual sign-in"),
+    (Cue::Threat, "suspicious activity"),
+    (Cue::Threat, "unauthorized"),
+    (Cue::Threat, "will be deleted"),
+    (Cue::Threat, "will be closed"),
+    (Cue::Threat, "storage is full"),
+    (Cue::Threat, "quota"),
+    (Cue::Threat, "sospeso"),
+    (Cue::Threat, "sospesa"),
+    (Cue::Threat, "bloccato"),
+    (Cue::Threat, "bloccata"),
+    (Cue::Threat, "disattivato"),
+    (Cue::Threat, "attività sospetta"),
+    (Cue::Threat, "accesso non autorizzato"),
+    (Cue::Threat, "sarà eliminato"),
+    (Cue::Threat, "sarà chiuso"),
+    (Cue::Reward, "congratulations"),
+    (Cue::Reward, "you have won"),
+    (Cue::Reward, "you've won"),
+    (Cue::Reward, "winner"),
+    (Cue::Reward, "claim your"),
+    (Cue::Reward, "prize"),
+    (Cue::Reward, "reward"),
+    (Cue::Reward, "free gift"),
+    (Cue::Reward, "inheritance"),
+    (Cue::Reward, "beneficiary"),
+    (Cue::Reward, "million dollars"),
+    (Cue::Reward, "compensation"),
+    (Cue::Reward, "congratulazioni"),
+    (Cue::Reward, "hai vinto"),
+    (Cue::Reward, "premio"),
+    (Cue::Reward, "omaggio"),
+    (Cue::Reward, "eredità"),
+    (Cue::Strong, "verify your account"),
+    (Cue::Strong, "verify your identity"),
+    (Cue::Strong, "confirm your account"),
+    (Cue::Strong, "confirm your identity"),
+    (Cue::Strong, "confirm your password"),
+    (Cue::Strong, "update your account"),
+    (Cue::Strong, "update your payment"),
+    (Cue::Strong, "update your billing"),
+    (Cue::Strong, "validate your account"),
+    (Cue::Strong, "your account has been suspended"),
+    (Cue::Strong, "your account will be suspended"),
+    (Cue::Strong, "your password expires"),
+    (Cue::Strong, "your password will expire"),
+    (Cue::Strong, "re-activate your account"),
+    (Cue::Strong, "reactivate your account"),
+    (Cue::Strong, "restore your account"),
+    (Cue::Strong, "unlock your account"),
+    (Cue::Strong, "recorded you"),
+    (Cue::Strong, "verifica il tuo account"),
+    (Cue::Strong, "verifica la tua identità"),
+    (Cue::Strong, "conferma il tuo account"),
+    (Cue::Strong, "conferma la tua identità"),
+    (Cue::Strong, "aggiorna i tuoi dati"),
+    (Cue::Strong, "il tuo account è stato sospeso"),
+    (Cue::Strong, "il tuo account sarà sospeso"),
+    (Cue::Strong, "la tua password scadrà"),
+    (Cue::Strong, "riattiva il tuo account"),
+    (Cue::Strong, "sblocca il tuo account"),
+    // Portuguese, Spanish, French, German and Dutch: phishing reaching Italian offices is
+    // often not in Italian or English.
+    (Cue::Urgency, "urgente"),
+    (Cue::Urgency, "imediatamente"),
+    (Cue::Urgency, "inmediatamente"),
+    (Cue::Urgency, "immédiatement"),
+    (Cue::Urgency, "sofort"),
+    (Cue::Urgency, "dringend"),
+    (Cue::Urgency, "onmiddellijk"),
+    (Cue::Urgency, "últimos dias"),
+    (Cue::Urgency, "último aviso"),
+    (Cue::Urgency, "dernier avis"),
+    (Cue::Urgency, "letzte mahnung"),
+    (Cue::Urgency, "expira hoje"),
+    (Cue::Urgency, "expire"),
+    (Cue::Urgency, "expiring"),
+    (Cue::Urgency, "expira"),
+    (Cue::Urgency, "expirar"),
+    (Cue::Urgency, "prestes a expirar"),
+    (Cue::Urgency, "ablaufen"),
+    (Cue::Urgency, "läuft ab"),
+    (Cue::Urgency, "expira hoy"),
+    (Cue::Urgency, "vence hoje"),
+    (Cue::Credentials, "senha"),
+    (Cue::Credentials, "contraseña"),
+    (Cue::Credentials, "mot de passe"),
+    (Cue::Credentials, "passwort"),
+    (Cue::Credentials, "kennwort"),
+    (Cue::Credentials, "wachtwoord"),
+    (Cue::Credentials, "identifiant"),
+    (Cue::Credentials, "anmelden"),
+    (Cue::Credentials, "wallet"),
+    (Cue::Credentials, "seed phrase"),
+    (Cue::Credentials, "token"),
+    (Cue::Payment, "fatura"),
+    (Cue::Payment, "boleto"),
+    (Cue::Payment, "pagamento pendente"),
+    (Cue::Payment, "débito"),
+    (Cue::Payment, "factura"),
+    (Cue::Payment, "pago"),
+    (Cue::Payment, "facture"),
+    (Cue::Payment, "paiement"),
+    (Cue::Payment, "remboursement"),
+    (Cue::Payment, "rechnung"),
+    (Cue::Payment, "zahlung"),
+    (Cue::Payment, "rückerstattung"),
+    (Cue::Payment, "betaling"),
+    (Cue::Payment, "factuur"),
+    (Cue::Payment, "pix"),
+    (Cue::Payment, "saldo"),
+    (Cue::Payment, "crédito"),
+    (Cue::Payment, "irpf"),
+    (Cue::Payment, "imposto"),
+    (Cue::Payment, "restituição"),
+    (Cue::Threat, "bloqueado"),
+    (Cue::Threat, "bloqueada"),
+    (Cue::Threat, "suspenso"),
+    (Cue::Threat, "suspensa"),
+    (Cue::Threat, "suspendido"),
+    (Cue::Threat, "cancelado"),
+    (Cue::Threat, "bloqué"),
+    (Cue::Threat, "suspendu"),
+    (Cue::Threat, "gesperrt"),
+    (Cue::Threat, "geblokkeerd"),
+    (Cue::Threat, "pendência"),
+    (Cue::Threat, "pendente"),
+    (Cue::Threat, "irregularidade"),
+    (Cue::Reward, "parabéns"),
+    (Cue::Reward, "felicidades"),
+    (Cue::Reward, "félicitations"),
+    (Cue::Reward, "herzlichen glückwunsch"),
+    (Cue::Reward, "gefeliciteerd"),
+    (Cue::Reward, "gewinnen"),
+    (Cue::Reward, "gewonnen"),
+    (Cue::Reward, "gratis"),
+    (Cue::Reward, "grátis"),
+    (Cue::Reward, "gratuit"),
+    (Cue::Reward, "prêmio"),
+    (Cue::Reward, "premio"),
+    (Cue::Reward, "belohnung"),
+    (Cue::Reward, "gutschein"),
+    (Cue::Reward, "cadeau"),
+    (Cue::Reward, "récompense"),
+    (Cue::Reward, "resgate"),
+    (Cue::Reward, "liberado"),
+    (Cue::Reward, "pontos"),
+    (Cue::AdvanceFee, "business proposal"),
+    (Cue::AdvanceFee, "million us dollars"),
+    (Cue::AdvanceFee, "million dollars"),
+    (Cue::AdvanceFee, "million euros"),
+    (Cue::AdvanceFee, "transfer into your account"),
+    (Cue::AdvanceFee, "next of kin"),
+    (Cue::AdvanceFee, "next-of-kin"),
+    (Cue::AdvanceFee, "intestate"),
+    (Cue::AdvanceFee, "trustworthy"),
+    (Cue::AdvanceFee, "solicit"),
+    (Cue::AdvanceFee, "your assistance"),
+    (Cue::AdvanceFee, "inheritance"),
+    (Cue::AdvanceFee, "beneficiary"),
+    (Cue::AdvanceFee, "huge sum"),
+    (Cue::AdvanceFee, "compensation fund"),
+    (Cue::AdvanceFee, "diplomat"),
+    (Cue::AdvanceFee, "donation"),
+    (Cue::AdvanceFee, "philanthropist"),
+    (Cue::AdvanceFee, "dear friend"),
+    (Cue::AdvanceFee, "dear beneficiary"),
+    (Cue::AdvanceFee, "barrister"),
+    (Cue::AdvanceFee, "consignment box"),
+    (Cue::AdvanceFee, "lottery"),
+    (Cue::AdvanceFee, "atm card"),
+    (Cue::AdvanceFee, "fund transfer"),
+    (Cue::AdvanceFee, "unclaimed"),
+    (Cue::AdvanceFee, "deceased"),
+    (Cue::AdvanceFee, "my late husband"),
+    (Cue::AdvanceFee, "strictly confidential"),
+    (Cue::AdvanceFee, "your urgent response"),
+    (Cue::AdvanceFee, "milioni di dollari"),
+    (Cue::AdvanceFee, "proposta commerciale"),
+    (Cue::Scam, "casino"),
+    (Cue::Scam, "free spins"),
+    (Cue::Scam, "freispiele"),
+    (Cue::Scam, "rodadas grátis"),
+    (Cue::Scam, "giri gratis"),
+    (Cue::Scam, "tiradas gratis"),
+    (Cue::Scam, "tours gratuits"),
+    (Cue::Scam, "jackpot"),
+    (Cue::Scam, "bonus"),
+    (Cue::Scam, "bônus"),
+    (Cue::Scam, "airdrop"),
+    (Cue::Scam, "giveaway"),
+    (Cue::Scam, "crypto"),
+    (Cue::Scam, "ethereum"),
+    (Cue::Scam, "usdt"),
+    (Cue::Scam, "memecoin"),
+    (Cue::Scam, "dating"),
+    (Cue::Scam, "singles"),
+    (Cue::Scam, "hot singles"),
+    (Cue::Scam, "your perfect match"),
+    (Cue::Scam, "perfect matches"),
+    (Cue::Scam, "lonely"),
+    (Cue::Scam, "women are waiting"),
+    (Cue::Scam, "sexy"),
+    (Cue::Scam, "apostas"),
+    (Cue::Scam, "aposta"),
+    (Cue::Scam, "scommesse"),
+    (Cue::Scam, "slot"),
+    (Cue::Scam, "betting"),
+    (Cue::Scam, "wager"),
+    (Cue::Scam, "payout"),
+    (Cue::Scam, "cashback"),
+    (Cue::Scam, "claim now"),
+    (Cue::Scam, "claim your reward"),
+    (Cue::Scam, "claim your prize"),
+    (Cue::Scam, "limited offer"),
+    (Cue::Scam, "exclusive offer"),
+    (Cue::Scam, "act fast"),
+    (Cue::Strong, "verify your wallet"),
+    (Cue::Strong, "connect your wallet"),
+    (Cue::Strong, "atualize seus dados"),
+    (Cue::Strong, "atualizar seus dados"),
+    (Cue::Strong, "confirme seus dados"),
+    (Cue::Strong, "verifique sua conta"),
+    (Cue::Strong, "sua conta foi bloqueada"),
+    (Cue::Strong, "sua conta será bloqueada"),
+    (Cue::Strong, "verifique su cuenta"),
+    (Cue::Strong, "su cuenta ha sido suspendida"),
+    (Cue::Strong, "vérifiez votre compte"),
+    (Cue::Strong, "votre compte a été suspendu"),
+    (Cue::Strong, "bestätigen sie ihr konto"),
+    (Cue::Strong, "ihr konto wurde gesperrt"),
+    (Cue::Strong, "verifieer uw account"),
+];
+
+fn matcher() -> &'static AhoCorasick {
+    static MATCHER: OnceLock<AhoCorasick> = OnceLock::new();
+    MATCHER.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(CUES.iter().map(|(_, phrase)| phrase))
+            .expect("static patterns")
+    })
+}
+
+pub(crate) fn check(cx: &mut Context, text: &str) {
+    let mut end = text.len().min(MAX_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    disguised_characters(cx, &text[..end]);
+    // One space for any run of whitespace: "18.5\nmillion  US Dollars" reads as a phrase.
+    let text = text[..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let mut found: Vec<(Cue, &str)> = Vec::new();
+    for hit in matcher().find_iter(&text) {
+        // Whole words only ("login" must not match inside "bloginfo").
+        let before = text[..hit.start()].chars().next_back();
+        let after = text[hit.end()..].chars().next();
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let (cue, phrase) = CUES[hit.pattern().as_usize()];
+        if !found.iter().any(|(c, _)| *c == cue) {
+            found.push((cue, phrase));
+        }
+    }
+    let families: Vec<&(Cue, &str)> = found
+        .iter()
+        .filter(|(c, _)| !matches!(c, Cue::Strong | Cue::AdvanceFee | Cue::Scam))
+        .collect();
+    let scam = phrases_of(&text, Cue::Scam);
+    if scam.len() >= 2 {
+        cx.out.add(
+            "text.scam_offer",
+            Category::Text,
+            3,
+            format!(
+                "the text is a gambling, dating or crypto lure (\"{}\")",
+                scam.join("\", \"")
+            ),
+            format!(
+                "il testo è un'esca di gioco d'azzardo, incontri o criptovalute (\"{}\")",
+                scam.join("\", \"")
+            ),
+        );
+    }
+    let advance_fee: Vec<&str> = phrases_of(&text, Cue::AdvanceFee);
+    if advance_fee.len() >= 2 {
+        cx.out.add(
+            "text.advance_fee",
+            Category::Text,
+            4,
+            format!(
+                "the text reads like advance-fee fraud (\"{}\")",
+                advance_fee.join("\", \"")
+            ),
+            format!(
+                "il testo ha la forma di una truffa dell'anticipo (\"{}\")",
+                advance_fee.join("\", \"")
+            ),
+        );
+    }
+    if let Some((_, phrase)) = found.iter().find(|(c, _)| *c == Cue::Strong) {
+        cx.out.add(
+            "text.credential_phrase",
+            Category::Text,
+            3,
+            format!("the text uses a typical phishing request: \"{phrase}\""),
+            format!("il testo usa una tipica richiesta di phishing: \"{phrase}\""),
+        );
+    }
+    if families.len() >= 2 {
+        let names_en: Vec<&str> = families.iter().map(|(c, _)| name(*c).0).collect();
+        let names_it: Vec<&str> = families.iter().map(|(c, _)| name(*c).1).collect();
+        let weight = (families.len() as u32 - 1).min(3);
+        cx.out.add(
+            "text.pressure",
+            Category::Text,
+            weight,
+            format!(
+                "the text combines {} — a pressure pattern of phishing",
+                names_en.join(", ")
+            ),
+            format!(
+                "il testo combina {} — uno schema di pressione tipico del phishing",
+                names_it.join(", ")
+            ),
+        );
+    }
+}
+
+fn name(cue: Cue) -> (&'static str, &'static str) {
+    match cue {
+        Cue::Urgency => ("urgency", "urgenza"),
+        Cue::Credentials => ("requests for credentials", "richieste di credenziali"),
+        Cue::Payment => ("payment", "pagamenti"),
+        Cue::Threat => ("account threats", "minacce all'account"),
+        Cue::Reward => ("promised rewards", "premi promessi"),
+        Cue::Strong => ("phishing requests", "richieste di phishing"),
+        Cue::AdvanceFee => ("advance-fee fraud", "truffa dell'anticipo"),
+        Cue::Scam => ("gambling or dating lures", "esche di gioco o incontri"),
+    }
+}
+
+/// Distinct whole-word phrases of one cue family in `text` (already lowercase).
+fn phrases_of(text: &str, family: Cue) -> Vec<&'static str> {
+    let mut phrases: Vec<&'static str> = Vec::new();
+    for hit in matcher().find_iter(text) {
+        let (cue, phrase) = CUES[hit.pattern().as_usize()];
+        let before = text[..hit.start()].chars().next_back();
+        let after = text[hit.end()..].chars().next();
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        if cue == family && !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
+    phrases
+}
+
+/// Characters that make words unreadable to filters while people still read them:
+/// invisible separators, tag characters and strike-through marks inside words, and "mathematical" letters (𝐏𝐚𝐲𝐏𝐚𝐥) that look
+/// like ordinary ones. The zero-width joiner is left out: emoji sequences need it.
+fn disguised_characters(cx: &mut Context, text: &str) {
+    let invisible = text
+        .chars()
+        .filter(|c| {
+            matches!(c, '\u{200B}' | '\u{200C}' | '\u{2060}' | '\u{FEFF}')
+                // Tag characters and the supplementary variation selectors: invisible,
+                // and meaningless in ordinary text.
+                || ('\u{E0000}'..='\u{E01EF}').contains(c)
+                // Combining overlays (a̷) that strike through letters to break words.
+                || ('\u{0334}'..='\u{0338}').contains(c)
+        })
+        .count();
+    if invisible >= 3 {
+        cx.out.add(
+            "text.invisible_characters",
+            Category::Text,
+            3,
+            format!("the text hides {invisible} invisible characters between letters, a trick to slip past filters"),
+            format!("il testo nasconde {invisible} caratteri invisibili tra le lettere, un trucco per eludere i filtri"),
+        );
+    }
+    let styled = text
+        .chars()
+        .filter(|c| ('\u{1D400}'..='\u{1D7FF}').contains(c))
+        .count();
+    if styled >= 3 {
+        cx.out.add(
+            "text.styled_letters",
+            Category::Text,
+            3,
+            "the text spells words with look-alike \"mathematical\" letters instead of normal ones, to slip past filters".into(),
+            "il testo scrive parole con lettere \"matematiche\" che imitano quelle normali, per eludere i filtri".into(),
+        );
+    }
+}

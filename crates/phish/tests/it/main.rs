@@ -1,0 +1,9 @@
+//! Integration tests of the phishing analyzer: authentication vectors, crafted messages of
+//! each kind of finding, hostile input, and a subset of the real corpora.
+
+mod auth_vectors;
+mod corpus;
+mod findings;
+mod hostile;
+mod intake;
+mod yara;
