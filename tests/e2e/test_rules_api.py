@@ -221,3 +221,19 @@ def test_a_level_override_reaches_new_alerts_and_survives_a_restart(tmp_path):
         assert len(changes) == 2, changes
     finally:
         server.stop()
+
+
+def test_without_configured_rules_the_data_dir_rules_folder_is_watched(tmp_path):
+    data = tmp_path / "data"
+    server = Server(data, tmp_path / "server.log").start()
+    try:
+        body = rules(server)
+        assert body["loaded"] == 0 and body["rules"] == [], body
+        assert (data / "rules").is_dir()
+        # A rule dropped into DATA_DIR/rules detects without a restart.
+        (data / "rules" / "whoami.yml").write_text(WHOAMI)
+        wait_rules(server, lambda b: b["loaded"] == 1)
+        ingest(server, process("C:\\Windows\\whoami.exe", "ws-default"))
+        assert alerts(server, "eeeeeeee-0000-0000-0000-000000000001", 1) == 1
+    finally:
+        server.stop()

@@ -36,8 +36,8 @@ pub struct ServerConfig {
     /// Store tuning.
     #[serde(default)]
     pub store: StoreTuning,
-    /// Folders (or files) of Sigma rules evaluated on every ingested event. Empty: no
-    /// live detection.
+    /// Folders (or files) of Sigma rules evaluated on every ingested event, watched for
+    /// changes. Empty: `DATA_DIR/rules`, created empty on first start.
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     /// A folder of mapping files (`*.yaml`) layered over the built-in ones in `mappings/`;

@@ -57,6 +57,8 @@ fn restore_correlation_state(detector: &mut detect::Detector, path: &std::path::
 /// Where rules switched off through the API are remembered.
 const RULES_STATE_FILE: &str = "rules-state.json";
 /// How often the rule directories are checked for changes (hot reload).
+/// The rules directory under the data dir, used when no rules are configured.
+pub const DEFAULT_RULES_DIR: &str = "rules";
 const RULES_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// Correlation state is saved at most this often (and at clean shutdown): a `kill -9`
 /// loses at most this much of the open correlation windows.
@@ -64,7 +66,13 @@ const CORRELATION_SAVE_EVERY: std::time::Duration = std::time::Duration::from_se
 
 /// The live detector over the library's enabled rules. Rejected rules are reported and
 /// skipped; they never stop the server.
-fn load_detector(library: &detect::RuleLibrary) -> anyhow::Result<Option<detect::Detector>> {
+///
+/// `required`: the rules were configured, so finding none is an error (a wrong path); the
+/// default directory may be empty.
+fn load_detector(
+    library: &detect::RuleLibrary,
+    required: bool,
+) -> anyhow::Result<Option<detect::Detector>> {
     if library.dirs().is_empty() {
         return Ok(None);
     }
@@ -80,7 +88,7 @@ fn load_detector(library: &detect::RuleLibrary) -> anyhow::Result<Option<detect:
         "sigma rules loaded"
     );
     anyhow::ensure!(
-        listing.rules.iter().any(|rule| rule.kind == "detection"),
+        !required || listing.rules.iter().any(|rule| rule.kind == "detection"),
         "no Sigma rule could be loaded from {:?}",
         listing.dirs
     );
@@ -156,14 +164,25 @@ pub async fn run(
     let mut writer = pipeline::Writer::new(Arc::clone(&store), normalizer);
     let state_path = config.data_dir.join(CORRELATION_STATE_FILE);
     let live_slot = Arc::new(detect::DetectorSlot::default());
+    // Without configured rules, `DATA_DIR/rules` is the rules directory: empty at first,
+    // watched like any other, so rules dropped there start detecting without a restart.
+    let default_rules = config.rules.is_empty();
+    let rule_dirs = if default_rules {
+        let dir = config.data_dir.join(DEFAULT_RULES_DIR);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the rules directory {}", dir.display()))?;
+        vec![dir]
+    } else {
+        config.rules.clone()
+    };
     let rules = {
-        let (dirs, rules_state) = (config.rules.clone(), config.data_dir.join(RULES_STATE_FILE));
+        let (dirs, rules_state) = (rule_dirs, config.data_dir.join(RULES_STATE_FILE));
         tokio::task::spawn_blocking(move || detect::RuleLibrary::open(dirs, Some(rules_state)))
             .await?
     };
     let rules = Arc::new(rules.with_live_slot(Arc::clone(&live_slot)));
     let mut rules_watch = None;
-    if let Some(mut detector) = load_detector(&rules)? {
+    if let Some(mut detector) = load_detector(&rules, !default_rules)? {
         restore_correlation_state(&mut detector, &state_path);
         writer = writer.with_detector(
             detector
