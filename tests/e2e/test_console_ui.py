@@ -73,6 +73,8 @@ def syslog_lines(now):
     ts = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     for msg in HOSTILE_SYSLOG:
         lines.append(f"<34>1 {ts} evil-host-<b>x</b> webapp 666 - - {msg}")
+    # One line whose RFC 5424 header is broken: kept, with `log.parse_error`.
+    lines.append("<34>1 not-a-timestamp broken header")
     return lines
 
 
@@ -124,6 +126,22 @@ def test_console_end_to_end(console_server, tmp_path):
         time.sleep(0.3)
     assert alerts["total"] >= 2, alerts
 
+    # Ingest health per source: the syslog TCP sender (one broken header) and HTTP ingest.
+    status, health = server.request("GET", "/api/v1/ingest/health")
+    assert status == 200, health
+    by_source = {row["source"]: row for row in health["sources"]}
+    assert by_source["syslog-tcp 127.0.0.1"]["events"] == len(lines), health
+    assert by_source["syslog-tcp 127.0.0.1"]["parse_fallbacks"] == 1, health
+    assert by_source["http"]["events"] == 1 and by_source["http"]["parse_fallbacks"] == 0, health
+    assert not any(row["silent"] for row in health["sources"]) and health["silent_sources"] == 0
+    assert health["udp_dropped_events"] == 0 and health["rejected_requests"] == 0
+    assert health["silent_after_secs"] == 3600
+    # A threshold shorter than the time since the last event flags every source silent.
+    time.sleep(1.1)
+    status, strict = server.request("GET", "/api/v1/ingest/health?silent_after_secs=1")
+    assert status == 200 and strict["silent_sources"] == len(strict["sources"]) >= 2, strict
+    assert server.request("GET", "/api/v1/ingest/health?silent_after_secs=0")[0] == 400
+
     # Users made with the CLI while the server runs (through its API).
     for name, role in (("carla", "analyst"), ("vera", "viewer")):
         result = subprocess.run([BIN, "user", "add", name, "--role", role, "--password-stdin",
@@ -173,6 +191,9 @@ def test_console_end_to_end(console_server, tmp_path):
     assert observed["testerPastedVerdict"] == "No match", observed
     assert observed["viewerForcedChange"]["status"] == 403
     assert observed["noCsrf"] == 403
+    # The dashboard's per-source health table lists what the API reports.
+    assert "syslog-tcp 127.0.0.1" in observed["sourceHealthRows"], observed["sourceHealthRows"]
+    assert "http" in observed["sourceHealthRows"], observed["sourceHealthRows"]
 
     # The server agrees: the alert is closed as a true positive, with the comment, by admin.
     status, alerts = server.request("GET", "/api/v1/alerts?status=closed_true_positive")
@@ -188,5 +209,5 @@ def test_console_end_to_end(console_server, tmp_path):
     assert {"sign_in_failed", "password_changed", "sign_in", "alert_changed", "sign_out", "user_created"} <= actions
     rule_changes = [e for e in audit["entries"] if e["action"] == "api_call" and e["target"].startswith("/api/v1/rules/")]
     assert rule_changes and rule_changes[0]["actor"] == "admin" and rule_changes[0]["detail"]["status"] == 200
-    for name in ("01-signin", "03-dashboard", "04-search", "05-event-detail", "07-alerts", "08-alert-detail", "11-dashboard-it"):
+    for name in ("01-signin", "03-dashboard", "03b-ingest-health", "04-search", "05-event-detail", "07-alerts", "08-alert-detail", "11-dashboard-it"):
         assert (shots / f"{name}.png").stat().st_size > 10_000, name

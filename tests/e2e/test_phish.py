@@ -8,6 +8,7 @@ import email.policy
 import json
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,171 @@ def test_cli_analyze_json(tmp_path):
     lure = next(line for line in messages if line["file"].endswith("lure.eml"))
     assert lure["verdict"] == "malicious"
     assert lines[-1]["summary"]["messages"] == 4
+
+
+def wait_for(fetch, timeout=30):
+    """Polls `fetch` until it returns something truthy (background work: no timing claims)."""
+    deadline = time.time() + timeout
+    result = fetch()
+    while not result and time.time() < deadline:
+        time.sleep(0.2)
+        result = fetch()
+    return result
+
+
+def test_malicious_report_feeds_intel_and_later_traffic_alerts(desk):
+    server, _, _ = desk
+    # A real phishing message (phishing_pot) the analyzer judges malicious: a spoofed
+    # Costco sender whose links go to thebandalisty.com.
+    sample = SHARED / "email" / "phishing" / "sample-1020.eml"
+    status, report = server.request("POST", "/api/v1/phish", body=sample.read_bytes())
+    assert status == 200, report
+    assert report["verdict"] == "malicious", report["reasons"]
+    domain = "thebandalisty.com"
+    assert domain in report["analysis"]["indicators"]["domains"]
+
+    def indicators(kind, value):
+        status, body = server.request("GET", f"/api/v1/intel/indicators?kind={kind}&value={value}")
+        assert status == 200, body
+        return body["indicators"]
+
+    [indicator] = wait_for(lambda: indicators("domain", domain))
+    assert indicator["value"] == domain
+    assert indicator["tlp"] == "amber"
+    assert indicator["sources"] == ["phishing-report"]
+    assert f"phish-report:{report['id']}" in indicator["tags"]
+    assert 60 <= indicator["confidence"] < 100
+    urls = indicators("url", domain)
+    assert {u["value"] for u in urls} == set(report["analysis"]["indicators"]["urls"])
+    assert all(u["tlp"] == "amber" for u in urls)
+    # The spoofed sender (DMARC failed at the receiver) is a victim, not an indicator; the
+    # Return-Path domain is the sender's own infrastructure.
+    assert indicators("domain", "costco.com") == []
+    assert [i["value"] for i in indicators("domain", "oqmhwr.net")] == ["oqmhwr.net"]
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    events = [
+        {"@timestamp": now, "host": {"name": "ws-7"}, "dns": {"question": {"name": domain}}},
+        {"@timestamp": now, "host": {"name": "proxy-1"}, "url": {"domain": domain, "path": "/rd/x"}},
+    ]
+    status, body = server.request("POST", "/api/v1/ingest", events)
+    assert status in (200, 202), body
+
+    def alerts():
+        status, body = server.request("GET", "/api/v1/alerts?q=" + urllib.parse.quote(f"threat.indicator.url.domain:{domain}"))
+        assert status == 200, body
+        return body if body["total"] >= 2 else None
+
+    found = wait_for(alerts)
+    assert found, "no intel alert for traffic to the reported domain"
+    hosts = {hit["host"]["name"] for hit in found["hits"]}
+    assert hosts == {"ws-7", "proxy-1"}, found["hits"]
+    assert all(hit["rule"]["ruleset"] == "intel" for hit in found["hits"])
+    assert all(hit["threat"]["indicator"]["marking"]["tlp"] == "AMBER" for hit in found["hits"])
+
+
+def test_intel_tlp_is_configurable(tmp_path):
+    config = tmp_path / "sentinella.toml"
+    config.write_text('[phish]\nintel_tlp = "green"\n')
+    server = Server(tmp_path / "data", tmp_path / "server.log", ["--config", str(config)]).start()
+    try:
+        sample = SHARED / "email" / "phishing" / "sample-1020.eml"
+        status, report = server.request("POST", "/api/v1/phish", body=sample.read_bytes())
+        assert status == 200 and report["verdict"] == "malicious", report
+
+        def shared():
+            status, body = server.request("GET", "/api/v1/intel/indicators?kind=domain&value=thebandalisty.com")
+            assert status == 200, body
+            return body["indicators"]
+
+        [indicator] = wait_for(shared)
+        assert indicator["tlp"] == "green"
+    finally:
+        server.stop()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[phish]\nintel_tlp = "purple"\n')
+    result = subprocess.run([BIN, "serve", "--config", str(bad), "--data-dir", str(tmp_path / "d2")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "intel_tlp" in result.stderr, result.stderr
+
+
+def test_override_notifies_the_reporter_in_their_language(desk):
+    server, sink, tmp = desk
+    lure = tmp / "lure.eml"
+    lure.write_bytes(PHISHING.encode())
+    result = swaks(
+        server.smtp_port,
+        "--from", "mario.rossi@comune-esempio.it",
+        "--header", "Subject: Segnalazione: messaggio sospetto",
+        "--body", "Ciao, ho ricevuto questo messaggio e mi sembra sospetto. Grazie",
+        "--attach-type", "message/rfc822", "--attach-name", "lure.eml", "--attach", f"@{lure}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    sink.wait_for("mario.rossi@comune-esempio.it")
+    [stored] = reports(server)
+    status, changed = server.request(
+        "POST", f"/api/v1/phish/reports/{stored['id']}/override",
+        body={"verdict": "likely_safe", "comment": "internal: authorised phishing simulation", "notify": True},
+    )
+    assert status == 200, changed
+    assert changed["notice"] == "queued", changed
+
+    def notice():
+        for _, rcpts, content in sink.messages:
+            message = email.message_from_bytes(content, policy=email.policy.default)
+            if "mario.rossi@comune-esempio.it" in rcpts and message["Subject"].startswith("Segnalazione riesaminata"):
+                return message
+        return None
+
+    message = wait_for(notice, timeout=60)
+    assert message, [m[2][:200] for m in sink.messages]
+    assert message["Content-Language"] == "it"
+    assert message["X-Sentinella-Verdict"] == "likely_safe"
+    assert "PROBABILMENTE SICURO" in message["Subject"]
+    text = message.get_content()
+    assert "ha riesaminato" in text and stored["id"] in text, text
+    # The analyst's comment is internal: never sent to the reporter.
+    assert "simulation" not in text
+    # The notice is recorded on the report.
+    recorded = wait_for(lambda: reports(server)[0]["notices"])
+    assert recorded[0]["sent"] is True and recorded[0]["language"] == "it"
+
+    # Without notify nothing more is sent; API reporters (no address) cannot be notified.
+    before = len(sink.messages)
+    status, changed = server.request("POST", f"/api/v1/phish/reports/{stored['id']}/override",
+                                     body={"verdict": "suspicious"})
+    assert status == 200 and "notice" not in changed, changed
+    status, api_report = server.request("POST", "/api/v1/phish", body=PHISHING.encode())
+    assert status == 200, api_report
+    status, changed = server.request("POST", f"/api/v1/phish/reports/{api_report['id']}/override",
+                                     body={"verdict": "suspicious", "notify": True})
+    assert status == 200 and changed["notice"].startswith("not sent:"), changed
+    assert len(sink.messages) == before
+
+
+def test_analyst_confirming_malicious_shares_the_indicators(desk):
+    server, _, _ = desk
+    quiet = (
+        "From: Ufficio Tributi <tributi@servizi-tributi.example>\r\n"
+        "To: anna@comune-esempio.it\r\nSubject: Documento\r\nMessage-ID: <q-1@servizi-tributi.example>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Buongiorno, il documento richiesto: https://docs.servizi-tributi.example/d/Ab12\r\n"
+    )
+    status, report = server.request("POST", "/api/v1/phish", body=quiet.encode())
+    assert status == 200, report
+    assert report["verdict"] != "malicious", report["reasons"]
+    status, body = server.request("GET", "/api/v1/intel/indicators?value=servizi-tributi.example")
+    assert status == 200 and body["total"] == 0, body
+    status, changed = server.request("POST", f"/api/v1/phish/reports/{report['id']}/override",
+                                     body={"verdict": "malicious", "comment": "credential harvesting"})
+    assert status == 200, changed
+
+    def shared():
+        status, body = server.request("GET", "/api/v1/intel/indicators?value=servizi-tributi.example")
+        assert status == 200, body
+        return body["indicators"]
+
+    found = wait_for(shared)
+    assert {(i["kind"], i["value"]) for i in found} >= {
+        ("url", "https://docs.servizi-tributi.example/d/Ab12"), ("domain", "docs.servizi-tributi.example")}, found
+    assert all(i["confidence"] == 85 and i["tlp"] == "amber" for i in found), found

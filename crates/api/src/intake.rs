@@ -80,7 +80,12 @@ async fn submit(
                 peer: None,
                 items: first,
             })
-            .await?;
+            .await
+            .inspect_err(|err| {
+                if *err == pipeline::SubmitError::Overloaded {
+                    state.intake.health().record_rejected();
+                }
+            })?;
         accepted += ack.n_events;
     }
     for chunk in chunks {

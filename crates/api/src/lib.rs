@@ -12,7 +12,7 @@ mod error;
 mod hunt;
 mod intake;
 pub mod openapi;
-mod phish;
+pub mod phish;
 mod rules;
 mod search;
 mod session;
@@ -70,6 +70,7 @@ pub fn router_with_intel(state: AppState, intel: Option<Arc<threat_intel::IntelS
         )
         .route("/api/v1/store/refresh", post(search::refresh))
         .route("/api/v1/stats", get(search::stats))
+        .route("/api/v1/ingest/health", get(search::ingest_health))
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .merge(alert_status::routes())

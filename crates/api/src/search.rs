@@ -1,4 +1,5 @@
-//! `GET|POST /api/v1/search`, `POST /api/v1/store/refresh`, `GET /api/v1/stats`
+//! `GET|POST /api/v1/search`, `POST /api/v1/store/refresh`, `GET /api/v1/stats`,
+//! `GET /api/v1/ingest/health`
 //! (`GET /api/v1/alerts` is in `alert_status`).
 
 use std::sync::Arc;
@@ -89,4 +90,38 @@ pub(crate) async fn stats(State(state): State<AppState>) -> Json<store::StoreSta
             .await
             .unwrap_or_default(),
     )
+}
+
+/// Longest silence threshold accepted (30 days), so the arithmetic cannot overflow.
+const MAX_SILENT_AFTER_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthParams {
+    /// A source is silent after this many seconds without an event (default one hour).
+    #[serde(default = "default_silent_after")]
+    silent_after_secs: u64,
+}
+
+fn default_silent_after() -> u64 {
+    3600
+}
+
+/// Per-source ingest health (see `pipeline::health`).
+pub(crate) async fn ingest_health(
+    State(state): State<AppState>,
+    Query(params): Query<HealthParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if params.silent_after_secs == 0 || params.silent_after_secs > MAX_SILENT_AFTER_SECS {
+        return Err(ApiError::BadRequest(format!(
+            "silent_after_secs must be between 1 and {MAX_SILENT_AFTER_SECS}"
+        )));
+    }
+    let silent_after = jiff::SignedDuration::from_secs(params.silent_after_secs as i64);
+    Ok(Json(
+        state
+            .intake
+            .health()
+            .snapshot(jiff::Timestamp::now(), silent_after),
+    ))
 }

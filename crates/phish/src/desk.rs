@@ -69,6 +69,9 @@ pub struct StoredReport {
     pub overrides: Vec<Override>,
     #[serde(default)]
     pub reply: Option<ReplyStatus>,
+    /// Notices sent to the reporter after an analyst changed the verdict.
+    #[serde(default)]
+    pub notices: Vec<ReplyStatus>,
 }
 
 /// What is known about a submission besides its bytes.
@@ -142,6 +145,7 @@ impl Desk {
             analysis: serde_json::to_value(&report).map_err(|e| PhishError::Json(id.clone(), e))?,
             overrides: Vec::new(),
             reply: None,
+            notices: Vec::new(),
         };
         write_atomically(
             &self.dir.join("messages").join(format!("{id}.eml")),
@@ -229,6 +233,18 @@ impl Desk {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut stored = self.get(id)?;
         stored.reply = Some(reply);
+        self.save(&stored)
+    }
+
+    /// Records a notice to the reporter about an analyst's review.
+    pub fn record_notice(&self, id: &str, notice: ReplyStatus) -> Result<(), PhishError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stored = self.get(id)?;
+        // Bounded: an analyst flipping a verdict all day keeps the latest notices.
+        if stored.notices.len() >= 50 {
+            stored.notices.remove(0);
+        }
+        stored.notices.push(notice);
         self.save(&stored)
     }
 

@@ -25,6 +25,7 @@ pub mod intake;
 mod links;
 pub mod reply;
 mod report;
+pub mod share;
 mod text;
 pub mod yara;
 

@@ -32,7 +32,18 @@ pub fn compose_reply_with_reasons(
     verdict: Verdict,
     reasons: &[String],
 ) -> Vec<u8> {
-    let (label, heading, reasons_title, footer) = match input.language {
+    compose(input, verdict, reasons, false)
+}
+
+/// Builds the notice that an analyst reviewed the report and changed its verdict: the
+/// new verdict and what to do, in the reporter's language. The analyst's comment is
+/// internal and never sent.
+pub fn compose_review_notice(input: &ReplyInput, verdict: Verdict) -> Vec<u8> {
+    compose(input, verdict, &[], true)
+}
+
+fn compose(input: &ReplyInput, verdict: Verdict, reasons: &[String], review: bool) -> Vec<u8> {
+    let (label, mut heading, reasons_title, footer) = match input.language {
         Language::It => (
             match verdict {
                 Verdict::Malicious => "MALEVOLO",
@@ -54,10 +65,18 @@ pub fn compose_reply_with_reasons(
             "The security team has received your report. Reference",
         ),
     };
-    let subject_prefix = match input.language {
-        Language::It => "Esito segnalazione",
-        Language::En => "Report result",
+    let subject_prefix = match (input.language, review) {
+        (Language::It, false) => "Esito segnalazione",
+        (Language::En, false) => "Report result",
+        (Language::It, true) => "Segnalazione riesaminata",
+        (Language::En, true) => "Report reviewed",
     };
+    if review {
+        heading = match input.language {
+            Language::It => "Il team di sicurezza ha riesaminato la tua segnalazione. Nuovo esito:",
+            Language::En => "The security team has reviewed your report. New result:",
+        };
+    }
     let reported = input.reported_subject.map(sanitize).unwrap_or_default();
     let subject = format!("{subject_prefix}: {label} - {reported}");
     let mut body = format!(
@@ -72,12 +91,17 @@ pub fn compose_reply_with_reasons(
     }
     body.push_str(&format!("\r\n{footer}: {}\r\n", input.report_id));
     let headers = format!(
-        "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}>\r\nAuto-Submitted: auto-replied\r\nContent-Language: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nX-Sentinella-Verdict: {}\r\n\r\n",
+        "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}>\r\nAuto-Submitted: {}\r\nContent-Language: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nX-Sentinella-Verdict: {}\r\n\r\n",
         sanitize(input.from),
         sanitize(input.to),
         encode_header(&subject),
         input.date,
         sanitize(input.message_id),
+        if review {
+            "auto-generated"
+        } else {
+            "auto-replied"
+        },
         match input.language {
             Language::It => "it",
             Language::En => "en",

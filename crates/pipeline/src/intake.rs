@@ -1,6 +1,7 @@
 //! The handle sources use to hand inputs to the pipeline, and what they get back.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use event::{Map, Record, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -85,6 +86,7 @@ pub struct Job {
 #[derive(Debug, Clone)]
 pub struct Intake {
     tx: mpsc::Sender<Job>,
+    health: Arc<crate::IngestHealth>,
 }
 
 impl Intake {
@@ -92,7 +94,14 @@ impl Intake {
     /// The pipeline owns the receiver; tests can too.
     pub fn channel(capacity: usize) -> (Intake, mpsc::Receiver<Job>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Intake { tx }, rx)
+        let health = Arc::new(crate::IngestHealth::default());
+        (Intake { tx, health }, rx)
+    }
+
+    /// Per-source ingest health, recorded by the writer behind this queue (and by
+    /// sources for what they could not hand over).
+    pub fn health(&self) -> &Arc<crate::IngestHealth> {
+        &self.health
     }
 
     /// Submits a batch, waiting for queue space (backpressure) and then for the

@@ -15,6 +15,7 @@
 //! # }
 //! ```
 
+pub mod health;
 mod intake;
 pub mod metrics;
 mod writer;
@@ -22,6 +23,7 @@ mod writer;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use health::IngestHealth;
 pub use intake::{Ack, Batch, Intake, Job, Payload, SubmitError};
 pub use writer::Writer;
 
@@ -45,6 +47,7 @@ impl Pipeline {
     /// `queue_batches` batches.
     pub fn start_writer(writer: Writer, queue_batches: usize) -> Pipeline {
         let (intake, rx) = Intake::channel(queue_batches);
+        let writer = writer.with_health(Arc::clone(intake.health()));
         let handle = std::thread::Builder::new()
             .name("pipeline-writer".into())
             .spawn(move || writer.run(rx))

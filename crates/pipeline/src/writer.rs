@@ -23,6 +23,8 @@ pub struct Writer {
     detector: Option<detect::Detector>,
     /// Threat-intel matching (`detect::intel`), independent of the Sigma detector.
     intel: Option<detect::intel::IntelDetector>,
+    /// Per-source counts for the dashboard; the pipeline shares it with its intake.
+    health: Arc<crate::IngestHealth>,
 }
 
 impl Writer {
@@ -33,7 +35,14 @@ impl Writer {
             normalizer,
             detector: None,
             intel: None,
+            health: Arc::default(),
         }
+    }
+
+    /// Records per-source health into `health` (the pipeline passes its intake's).
+    pub fn with_health(mut self, health: Arc<crate::IngestHealth>) -> Self {
+        self.health = health;
+        self
     }
 
     /// Runs `detector` on every event; its alerts are written with the events, in the
@@ -111,10 +120,17 @@ impl Writer {
         let mut acks = Vec::with_capacity(jobs.len());
         for Job { batch, ack } in jobs {
             let input_type = batch.input_type;
+            let source = crate::health::source_key(input_type, batch.peer);
             let before = events.len();
             let (n_bytes, n_fallback) = self.decode_batch(batch, received_at, &mut events);
             let n_events = events.len() - before;
             metrics::record_batch(input_type, n_events, n_bytes, n_fallback);
+            self.health.record(
+                &source,
+                n_events as u64,
+                n_fallback as u64,
+                jiff::Timestamp::now(),
+            );
             acks.push((ack, input_type, n_events));
         }
         // Alerts go after every batch's events, so each batch's sequence numbers stay

@@ -128,6 +128,7 @@ impl ServerConfig {
             bail!("unsupported config version {} (expected 1)", self.version);
         }
         self.intel.validate()?;
+        self.phish.intel_settings()?;
         if self.store.commit_interval_ms == 0 || self.store.queue_batches == 0 {
             bail!("store.commit_interval_ms and store.queue_batches must be positive");
         }

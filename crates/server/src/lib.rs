@@ -263,7 +263,14 @@ pub async fn run(
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     // The phishing desk behind `/api/v1/phish` and, when configured, its SMTP intake.
     let phish_desk = phishing::open_desk(&config.phish, &config.data_dir).await?;
-    let api_router = api_router.layer(axum::Extension(Arc::clone(&phish_desk)));
+    let phish_intel = config.phish.intel_settings()?;
+    let api_router = api_router
+        .layer(axum::Extension(Arc::clone(&phish_desk)))
+        .layer(axum::Extension(phish_intel));
+    let api_router = match phishing::reporter_notifier(Arc::clone(&phish_desk), &config.phish) {
+        Some(notifier) => api_router.layer(axum::Extension(notifier)),
+        None => api_router,
+    };
     let smtp_source = match &config.phish.smtp {
         Some(smtp) => Some(
             ingest::sources::smtp::SmtpSource::bind(smtp.clone())
@@ -296,7 +303,12 @@ pub async fn run(
     let syslog_task = tokio::spawn(syslog.run(pipeline.intake(), stopped(stop_rx.clone())));
     let smtp_task = smtp_source.map(|source| {
         tracing::info!(smtp = %source.addr(), "phishing report intake listening");
-        let handler = phishing::smtp_handler(Arc::clone(&phish_desk), &config.phish);
+        let sink = phishing::IntelSink {
+            intel: Arc::clone(&intel_state),
+            events: Arc::clone(&store),
+            settings: phish_intel,
+        };
+        let handler = phishing::smtp_handler(Arc::clone(&phish_desk), &config.phish, Some(sink));
         tokio::spawn(source.run(handler, stopped(stop_rx.clone())))
     });
     // TAXII feeds polled into the intel store; they stop with the listeners.

@@ -37,6 +37,33 @@ pub struct PhishConfig {
     /// that do not compile are reported and skipped.
     #[serde(default)]
     pub yara_dir: Option<std::path::PathBuf>,
+    /// TLP of the indicators that reports judged malicious give to threat intelligence.
+    #[serde(default = "default_intel_tlp")]
+    pub intel_tlp: String,
+}
+
+fn default_intel_tlp() -> String {
+    "amber".to_owned()
+}
+
+impl PhishConfig {
+    /// How reports feed intelligence; fails on an unknown TLP name.
+    pub fn intel_settings(&self) -> anyhow::Result<api::phish::PhishIntelSettings> {
+        let tlp = self
+            .intel_tlp
+            .parse::<intel::Tlp>()
+            .context("phish.intel_tlp")?;
+        Ok(api::phish::PhishIntelSettings { tlp })
+    }
+}
+
+/// Where malicious reports' indicators go: threat intelligence and the events that new
+/// indicators are retro-matched over.
+#[derive(Clone)]
+pub struct IntelSink {
+    pub intel: Arc<api::threat_intel::IntelState>,
+    pub events: Arc<dyn store::EventStore>,
+    pub settings: api::phish::PhishIntelSettings,
 }
 
 /// Where DNS answers come from.
@@ -91,13 +118,19 @@ pub async fn open_desk(
 
 /// The SMTP handler: extract the reported message, analyse and keep it (then `250`), and
 /// answer the reporter in the background.
-pub fn smtp_handler(desk: Arc<phish::Desk>, config: &PhishConfig) -> MessageHandler {
+/// Reports judged malicious give their indicators to `sink`.
+pub fn smtp_handler(
+    desk: Arc<phish::Desk>,
+    config: &PhishConfig,
+    sink: Option<IntelSink>,
+) -> MessageHandler {
     let relay = config.relay.clone();
     let reply_from = config.reply_from.clone();
     Arc::new(move |envelope: Envelope, data: Vec<u8>| {
         let desk = Arc::clone(&desk);
         let relay = relay.clone();
         let reply_from = reply_from.clone();
+        let sink = sink.clone();
         Box::pin(async move {
             let reported = phish::extract_reported(&data);
             let reporter = reported
@@ -119,12 +152,73 @@ pub fn smtp_handler(desk: Arc<phish::Desk>, config: &PhishConfig) -> MessageHand
                     .map_err(|e| e.to_string())?
             };
             tracing::info!(report = %stored.id, verdict = stored.verdict.as_str(), score = stored.score, "phishing report received");
+            if let Some(sink) = sink.filter(|_| stored.verdict == phish::Verdict::Malicious) {
+                let config = desk.analyzer().config();
+                let confidence = phish::share::confidence(stored.score, config.malicious_score);
+                let own_domains = config.own_domains.clone();
+                let stored = stored.clone();
+                tokio::task::spawn_blocking(move || {
+                    let shared = api::phish::share_with_intel(
+                        &sink.intel,
+                        sink.events.as_ref(),
+                        &stored,
+                        &own_domains,
+                        sink.settings.tlp,
+                        confidence,
+                    );
+                    match shared {
+                        Ok(new) => {
+                            tracing::info!(report = %stored.id, new, "phishing indicators shared with intel")
+                        }
+                        Err(error) => {
+                            tracing::warn!(report = %stored.id, %error, "phishing indicators not shared")
+                        }
+                    }
+                });
+            }
             if let (Some(relay), Some(reporter)) = (relay, reporter) {
                 tokio::spawn(answer(desk, stored, relay, reply_from, reporter));
             }
             Ok(())
         })
     })
+}
+
+/// The notifier the API calls when an analyst overrides a verdict and asks to tell the
+/// reporter; `None` without a relay.
+pub fn reporter_notifier(
+    desk: Arc<phish::Desk>,
+    config: &PhishConfig,
+) -> Option<api::phish::ReporterNotifier> {
+    let relay = config.relay.clone()?;
+    let from = config.reply_from.clone();
+    Some(api::phish::ReporterNotifier(Arc::new(
+        move |stored: phish::StoredReport| {
+            let to = stored
+                .reporter
+                .clone()
+                .filter(|r| r.contains('@'))
+                .ok_or("the reporter has no email address")?;
+            tokio::spawn(deliver(
+                Arc::clone(&desk),
+                stored,
+                relay.clone(),
+                from.clone(),
+                to,
+                Kind::Review,
+            ));
+            Ok(())
+        },
+    )))
+}
+
+/// What is sent to a reporter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The automatic answer with the analysis' reasons.
+    Answer,
+    /// An analyst changed the verdict.
+    Review,
 }
 
 async fn answer(
@@ -134,27 +228,41 @@ async fn answer(
     from: String,
     to: String,
 ) {
+    deliver(desk, stored, relay, from, to, Kind::Answer).await;
+}
+
+async fn deliver(
+    desk: Arc<phish::Desk>,
+    stored: phish::StoredReport,
+    relay: String,
+    from: String,
+    to: String,
+    kind: Kind,
+) {
     let date = jiff::Timestamp::now()
         .strftime("%a, %d %b %Y %H:%M:%S +0000")
         .to_string();
-    let message_id = format!("{}.reply@sentinella", stored.id);
+    let message_id = match kind {
+        Kind::Answer => format!("{}.reply@sentinella", stored.id),
+        Kind::Review => format!("{}.review.{}@sentinella", stored.id, stored.overrides.len()),
+    };
     let reasons = match stored.language {
         Language::It => &stored.reasons_it,
         Language::En => &stored.reasons_en,
     };
-    let message = phish::reply::compose_reply_with_reasons(
-        &phish::reply::ReplyInput {
-            from: &from,
-            to: &to,
-            language: stored.language,
-            report_id: &stored.id,
-            reported_subject: stored.subject.as_deref(),
-            date: &date,
-            message_id: &message_id,
-        },
-        stored.verdict,
-        reasons,
-    );
+    let input = phish::reply::ReplyInput {
+        from: &from,
+        to: &to,
+        language: stored.language,
+        report_id: &stored.id,
+        reported_subject: stored.subject.as_deref(),
+        date: &date,
+        message_id: &message_id,
+    };
+    let message = match kind {
+        Kind::Answer => phish::reply::compose_reply_with_reasons(&input, stored.verdict, reasons),
+        Kind::Review => phish::reply::compose_review_notice(&input, stored.verdict),
+    };
     let helo = from
         .rsplit_once('@')
         .map_or("sentinella", |(_, d)| d)
@@ -179,7 +287,11 @@ async fn answer(
         error: result.err().map(|e| e.to_string()),
     };
     let id = stored.id.clone();
-    let _ = tokio::task::spawn_blocking(move || desk.record_reply(&id, status)).await;
+    let _ = tokio::task::spawn_blocking(move || match kind {
+        Kind::Answer => desk.record_reply(&id, status),
+        Kind::Review => desk.record_notice(&id, status),
+    })
+    .await;
 }
 
 fn unix_now() -> i64 {
@@ -271,5 +383,20 @@ impl DnsRecords for LiveDns {
                 Err(_) => DnsAnswer::Unavailable,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intel_tlp_defaults_to_amber_and_rejects_unknown_names() {
+        let default = PhishConfig::default().intel_settings().unwrap();
+        assert_eq!(default.tlp, intel::Tlp::Amber);
+        let green: PhishConfig = toml::from_str("intel_tlp = \"green\"").unwrap();
+        assert_eq!(green.intel_settings().unwrap().tlp, intel::Tlp::Green);
+        let bad: PhishConfig = toml::from_str("intel_tlp = \"purple\"").unwrap();
+        assert!(format!("{:#}", bad.intel_settings().unwrap_err()).contains("phish.intel_tlp"));
     }
 }

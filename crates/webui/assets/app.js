@@ -851,7 +851,9 @@
     };
     ["dash.ingest", "dash.alerttime"].forEach((k) => card(k, true));
     ["dash.levels", "dash.toprules", "dash.sources", "dash.tophosts", "dash.topusers", "dash.health"].forEach((k) => card(k, false));
+    card("dash.sourcehealth", true);
     loadDashboard(kpis, cards);
+    loadSourceHealth(cards["dash.sourcehealth"]);
   }
 
   function kpi(label, value, testid) {
@@ -925,6 +927,30 @@
         h("div", { class: "health-row" }, h("span", null, t("dash.silent")), h("strong", { class: silent.length ? "warn" : "" }, fmtNumber(silent.length))),
         silent.length ? h("ul", { class: "silent" }, silent.slice(0, 10).map((host) => h("li", { class: "mono" }, display(host)))) : h("div", { class: "muted small" }, t("dash.allgood")));
     }).catch(fail("dash.health"));
+  }
+
+  // Per-source health as the pipeline tracks it (GET /api/v1/ingest/health): silent
+  // sources first, flagged; the global drop and rejection counters above the table.
+  async function loadSourceHealth(body) {
+    let report;
+    try { report = await api("GET", "/api/v1/ingest/health"); } catch (err) { body.replaceChildren(errorBox(err.message)); return; }
+    const counter = (label, n, testid) => h("div", { class: "health-row" }, h("span", null, label), h("strong", { class: n ? "warn" : "", "data-testid": testid }, fmtNumber(n)));
+    const hours = Math.round(report.silent_after_secs / 360) / 10;
+    const rows = report.sources || [];
+    body.replaceChildren(
+      h("div", { class: "health-counters" },
+        counter(t("dash.silentsources", { hours: fmtNumber(hours) }), report.silent_sources, "health-silent"),
+        counter(t("dash.udpdropped"), report.udp_dropped_events, "health-udp-dropped"),
+        counter(t("dash.rejected"), report.rejected_requests, "health-rejected")),
+      rows.length ? h("div", { class: "table-wrap" }, h("table", { class: "grid health-table", "data-testid": "source-health-table" },
+        h("thead", null, h("tr", null, [[t("dash.source")], [t("dash.sourceevents"), "num"], [t("dash.fallbacks"), "num"], [t("dash.lastevent")], [t("dash.state")]].map(([c, cls]) => h("th", cls ? { class: cls } : null, c)))),
+        h("tbody", null, rows.map((row) => h("tr", { class: row.silent ? "silent-source" : "", "data-testid": "source-health-row" },
+          h("td", { class: "nowrap" }, display(row.source)),
+          h("td", { class: "num" }, fmtNumber(row.events)),
+          h("td", { class: "num" + (row.parse_fallbacks ? " warn" : "") }, fmtNumber(row.parse_fallbacks)),
+          h("td", { class: "nowrap" }, fmtTime(row.last_event)),
+          h("td", null, h("span", { class: "badge " + (row.silent ? "status-new" : "status-acknowledged") }, row.silent ? t("dash.silentflag") : t("dash.activeflag")))))))) :
+        h("div", { class: "muted" }, t("dash.nosources")));
   }
 
   // ---------- rules ----------

@@ -64,6 +64,33 @@ fn reply_cannot_be_used_to_inject_headers() {
 }
 
 #[test]
+fn review_notice_says_the_new_verdict_in_the_reporters_language() {
+    let input = ReplyInput {
+        from: "desk@comune.example",
+        to: "mario@comune.example",
+        language: Language::It,
+        report_id: "1-1",
+        reported_subject: Some("Fattura"),
+        date: "Mon, 2 Nov 2026 09:00:00 +0000",
+        message_id: "1.review@x",
+    };
+    let notice = String::from_utf8(phish::reply::compose_review_notice(
+        &input,
+        Verdict::LikelySafe,
+    ))
+    .unwrap();
+    let (headers, body) = notice.split_once("\r\n\r\n").unwrap();
+    assert!(headers.contains("Subject: Segnalazione riesaminata: PROBABILMENTE SICURO - Fattura"));
+    assert!(headers.contains("Auto-Submitted: auto-generated"));
+    assert!(headers.contains("X-Sentinella-Verdict: likely_safe"));
+    assert!(
+        body.contains("ha riesaminato") && body.contains("1-1"),
+        "{body}"
+    );
+    assert!(!body.contains("Motivi:"), "{body}");
+}
+
+#[test]
 fn desk_keeps_reports_overrides_and_campaigns() {
     let dir = std::env::temp_dir().join(format!("phish-desk-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -316,6 +316,7 @@ async fn submit(
         }
         Err(SubmitError::Overloaded) => {
             metrics::request_rejected(INPUT_ES_BULK, "overloaded");
+            intake.health().record_rejected();
             debug!(n_events, "pipeline full, answering 429");
             Err(EsError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -637,7 +637,10 @@ impl UdpBatches {
             // Nobody waits for the write's result: UDP has no one to acknowledge to.
             match intake.enqueue_now(batch) {
                 Ok(_ack) => metrics::sent(INPUT_UDP, n_events),
-                Err(SubmitError::Overloaded) => metrics::udp_dropped(n_events),
+                Err(SubmitError::Overloaded) => {
+                    metrics::udp_dropped(n_events);
+                    intake.health().record_udp_dropped(n_events as u64);
+                }
                 Err(_) => metrics::dropped(INPUT_UDP, DropReason::ShuttingDown, n_events),
             }
         }
