@@ -26,6 +26,16 @@ CONSOLE = ROOT / "tests" / "e2e" / "console"
 CURL_RULE = SHARED / "sigma" / "rules" / "windows" / "process_creation" / "proc_creation_win_curl_custom_user_agent.yml"
 CURL_EVTX = SHARED / "sigma" / "regression_data" / "rules" / "windows" / "process_creation" / "proc_creation_win_curl_custom_user_agent"
 OPENSSH = SHARED / "logs" / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
+# A real reported phishing message (phishing_pot) the analyzer judges malicious.
+PHISH_EML = SHARED / "email" / "phishing" / "sample-1020.eml"
+HOSTILE_EML = (
+    "From: \"<script>alert(30)</script>\" <ceo@evil.example>\r\n"
+    "To: staff@comune-esempio.it\r\n"
+    "Subject: <img src=x onerror=alert(31)> urgent\r\n"
+    "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n"
+    "Content-Type: text/plain\r\n\r\n"
+    "Pay now at javascript:alert(32) <svg onload=alert(33)>\r\n"
+)
 
 XSS_RULE = """title: XSS probe <img src=x onerror=alert(4)>
 id: 5b0d6a43-1c2e-4f00-8000-00000000a551
@@ -149,9 +159,13 @@ def test_console_end_to_end(console_server, tmp_path):
                                 input="viewer password 123\n", capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
 
+    # A hostile reported message, submitted through the API before the browser looks.
+    status, body = server.request("POST", "/api/v1/phish", body=HOSTILE_EML.encode())
+    assert status == 200, body
+
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
     config = {"adminOneTime": one_time, "adminPassword": "new admin password 2026",
-              "viewer": "vera", "viewerPassword": "viewer password 123"}
+              "viewer": "vera", "viewerPassword": "viewer password 123", "phishEml": str(PHISH_EML)}
     env = dict(os.environ, SENTINELLA_URL=server.url, SCREENSHOTS=str(shots), CONSOLE_CONFIG=json.dumps(config))
     result = subprocess.run(["node", str(CONSOLE / "console.test.mjs")], cwd=CONSOLE, env=env,
                             capture_output=True, text=True, timeout=900)
@@ -195,6 +209,25 @@ def test_console_end_to_end(console_server, tmp_path):
     assert "syslog-tcp 127.0.0.1" in observed["sourceHealthRows"], observed["sourceHealthRows"]
     assert "http" in observed["sourceHealthRows"], observed["sourceHealthRows"]
 
+    # Phishing page: the real message uploaded from the browser is judged malicious, with
+    # reasons; the override (notify asked, no relay configured) is kept and audited.
+    assert "onerror" in observed["phishListBefore"]
+    assert observed["phishVerdict"] == "Malicious", observed
+    assert observed["phishScore"].startswith("score "), observed
+    assert any("DMARC" in reason for reason in observed["phishReasons"]), observed["phishReasons"]
+    assert observed["phishAfterOverride"] == "Suspicious", observed
+    assert "Checked with the sender <b>not bold</b>" in observed["phishReportText"]
+    assert observed["phishNotice"].startswith("Reporter notice: not sent"), observed["phishNotice"]
+    assert observed["phishHostileSubject"] == "<img src=x onerror=alert(31)> urgent"
+    # The viewer (Italian) reads the reasons in Italian and cannot override.
+    assert observed["viewerPhishVerdict"] == "Sospetto", observed
+    assert observed["viewerPhishReasons"] and observed["viewerPhishReasons"] != observed["phishReasons"]
+    assert observed["viewerPhishOverride"] == 0 and observed["viewerPhishUpload"] == 0
+    status, reports = server.request("GET", "/api/v1/phish/reports")
+    uploaded = [r for r in reports["reports"] if "onerror" not in (r["subject"] or "")]
+    assert len(uploaded) == 1 and uploaded[0]["verdict"] == "suspicious", reports
+    assert uploaded[0]["overrides"][0]["actor"] == "admin"
+
     # The server agrees: the alert is closed as a true positive, with the comment, by admin.
     status, alerts = server.request("GET", "/api/v1/alerts?status=closed_true_positive")
     assert alerts["total"] == 1, alerts
@@ -209,5 +242,5 @@ def test_console_end_to_end(console_server, tmp_path):
     assert {"sign_in_failed", "password_changed", "sign_in", "alert_changed", "sign_out", "user_created"} <= actions
     rule_changes = [e for e in audit["entries"] if e["action"] == "api_call" and e["target"].startswith("/api/v1/rules/")]
     assert rule_changes and rule_changes[0]["actor"] == "admin" and rule_changes[0]["detail"]["status"] == 200
-    for name in ("01-signin", "03-dashboard", "03b-ingest-health", "04-search", "05-event-detail", "07-alerts", "08-alert-detail", "11-dashboard-it"):
+    for name in ("01-signin", "03-dashboard", "03b-ingest-health", "04-search", "05-event-detail", "07-alerts", "08-alert-detail", "09d-phishing-report", "11-dashboard-it"):
         assert (shots / f"{name}.png").stat().st_size > 10_000, name

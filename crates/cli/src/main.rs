@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Import(args) => import::run(args),
         Command::Search(args) => search::run(args),
@@ -115,7 +115,21 @@ fn main() -> anyhow::Result<()> {
         Command::Phish(args) => phish::run(args),
         Command::User(args) => user::run(args),
         Command::Intel(args) => intel::run(args),
+    };
+    // `sentinella hunt ... | head` closes our stdout early: that ends the output, it is not
+    // a failure worth a backtrace.
+    match result {
+        Err(err) if is_broken_pipe(&err) => Ok(()),
+        other => other,
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -605,8 +605,7 @@ fn authentication(
         .next()
         .map(str::trim)
         .filter(|s| !s.contains('='))
-        .unwrap_or("the receiving server")
-        .to_owned();
+        .map(str::to_owned);
     let value = |key: &str| -> Option<String> {
         results.split([';', ' ', '\n', '\t', '\r']).find_map(|t| {
             t.trim()
@@ -618,8 +617,15 @@ fn authentication(
     let dkim = value("dkim=");
     let dmarc = value("dmarc=");
     let compauth = value("compauth=");
-    let provenance_en = format!("reported by {authserv}, not verified by Sentinella (offline)");
-    let provenance_it = format!("riportato da {authserv}, non verificato da Sentinella (offline)");
+    let (by_en, by_it) = match &authserv {
+        Some(name) => (name.clone(), name.clone()),
+        None => (
+            "the receiving server".to_owned(),
+            "il server ricevente".to_owned(),
+        ),
+    };
+    let provenance_en = format!("reported by {by_en}, not verified by Sentinella (offline)");
+    let provenance_it = format!("riportato da {by_it}, non verificato da Sentinella (offline)");
     if dmarc.as_deref() == Some("fail") {
         cx.out.add(
             "auth.receiver_dmarc_fail",

@@ -140,7 +140,11 @@
 
   async function api(method, path, body) {
     const options = { method, headers: {}, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      // A file sent as it is (a reported message for POST /api/v1/phish).
+      options.headers["Content-Type"] = "message/rfc822";
+      options.body = body;
+    } else if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
@@ -237,6 +241,7 @@
       "/ui/rules": rulesPage,
       "/ui/users": usersPage,
       "/ui/audit": auditPage,
+      "/ui/phishing": phishingPage,
     };
     const page = pages[path] || dashboardPage;
     const main = h("main", { class: "main" });
@@ -245,7 +250,7 @@
   }
 
   function header(path) {
-    const items = [["/ui/dashboard", "nav.dashboard"], ["/ui/search", "nav.search"], ["/ui/alerts", "nav.alerts"], ["/ui/rules", "nav.rules"], ["/ui/tokens", "nav.tokens"]];
+    const items = [["/ui/dashboard", "nav.dashboard"], ["/ui/search", "nav.search"], ["/ui/alerts", "nav.alerts"], ["/ui/rules", "nav.rules"], ["/ui/phishing", "nav.phishing"], ["/ui/tokens", "nav.tokens"]];
     if (role() === "admin") items.push(["/ui/users", "nav.users"], ["/ui/audit", "nav.audit"]);
     const current = path === "" || path === "/ui" ? "/ui/dashboard" : path;
     return h("header", { class: "topbar" },
@@ -1154,6 +1159,112 @@
     } catch (err) {
       section.append(errorBox(err.message));
     }
+  }
+
+  // ---------- phishing reports ----------
+
+  const VERDICTS = ["malicious", "suspicious", "likely_safe"];
+
+  function verdictBadge(verdict) {
+    const known = VERDICTS.includes(verdict) ? verdict : "suspicious";
+    return h("span", { class: "badge verdict-" + known, "data-testid": "verdict" }, t("verdict." + known));
+  }
+
+  // The reasons in the console's language (reports carry both).
+  function reportReasons(report) {
+    const reasons = state.lang === "it" ? report.reasons_it : report.reasons_en;
+    return Array.isArray(reasons) ? reasons : Array.isArray(report.reasons) ? report.reasons : [];
+  }
+
+  // Upload a reported .eml (raw bytes to POST /api/v1/phish), list recent reports, open one;
+  // analysts override the verdict. Subject, sender and reasons come from the attacker: text only.
+  function phishingPage(main) {
+    const section = h("section", { class: "page" }, h("h1", null, t("phish.title")));
+    main.append(section);
+    const message = h("div");
+    const detail = h("div", { "data-testid": "phish-detail" });
+    const list = h("div");
+    const file = h("input", { type: "file", accept: ".eml,message/rfc822", "data-testid": "phish-file", "aria-label": t("phish.file") });
+    const send = h("button", { class: "btn primary", type: "submit", "data-testid": "phish-upload" }, t("phish.upload"));
+    const form = h("form", { class: "card", onsubmit: async (e) => {
+      e.preventDefault();
+      message.replaceChildren();
+      const chosen = file.files && file.files[0];
+      if (!chosen) { message.replaceChildren(errorBox(t("phish.nofile"))); return; }
+      send.disabled = true;
+      try {
+        const report = await api("POST", "/api/v1/phish?lang=" + encodeURIComponent(state.lang), chosen);
+        form.reset();
+        show(report);
+        load();
+      } catch (err) {
+        message.replaceChildren(errorBox(err.message));
+      } finally {
+        send.disabled = false;
+      }
+    } },
+      h("div", { class: "card-title" }, t("phish.submit")),
+      h("div", { class: "toolbar" }, file, send),
+      h("div", { class: "muted small" }, t("phish.help")));
+    // Viewers read reports; submitting one is a change (the API answers 403).
+    if (canChange()) section.append(form);
+    section.append(message, detail, list);
+
+    const show = (report) => {
+      const overrides = Array.isArray(report.overrides) ? report.overrides : [];
+      detail.replaceChildren(h("div", { class: "card", "data-testid": "phish-report" },
+        h("div", { class: "toolbar" }, h("h2", { class: "subject", "data-testid": "phish-subject" }, report.subject || t("phish.nosubject")), h("span", { class: "spacer" }),
+          h("button", { class: "btn ghost", onclick: () => detail.replaceChildren(), "aria-label": t("common.close") }, "✕")),
+        h("div", { class: "badges" }, verdictBadge(report.verdict),
+          h("span", { "data-testid": "phish-score" }, t("phish.score", { score: fmtNumber(report.score) })),
+          report.automatic_verdict && report.automatic_verdict !== report.verdict ? h("span", { class: "muted small" }, t("phish.automatic", { verdict: t("verdict." + (VERDICTS.includes(report.automatic_verdict) ? report.automatic_verdict : "suspicious")) })) : null,
+          h("span", { class: "muted small" }, fmtTime(report.received_at) + " · " + (report.reporter || t("common.none")))),
+        h("div", { class: "card-title" }, t("phish.reasons")),
+        h("ul", { class: "reasons", "data-testid": "phish-reasons" }, reportReasons(report).map((reason) => h("li", null, reason))),
+        overrides.length ? [h("div", { class: "card-title" }, t("phish.history")),
+          h("ul", { class: "reasons" }, overrides.map((o) => h("li", null, fmtTime(o.at) + " · " + o.actor + ": " + t("verdict." + (VERDICTS.includes(o.to) ? o.to : "suspicious")) + (o.comment ? " — " + o.comment : ""))))] : null,
+        canChange() ? overrideForm(report) : null));
+    };
+
+    const overrideForm = (report) => {
+      const verdict = h("select", { "data-testid": "phish-override-verdict", "aria-label": t("phish.verdict") },
+        VERDICTS.map((v) => h("option", { value: v, selected: v === report.verdict }, t("verdict." + v))));
+      const comment = h("input", { class: "query", placeholder: t("phish.comment"), "aria-label": t("phish.comment"), "data-testid": "phish-override-comment", maxlength: 2000 });
+      const notify = h("input", { type: "checkbox", "data-testid": "phish-override-notify" });
+      const outcome = h("div", { class: "muted small", "data-testid": "phish-override-outcome" });
+      return h("form", { class: "toolbar", onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          const answer = await api("POST", "/api/v1/phish/reports/" + encodeURIComponent(report.id) + "/override",
+            { verdict: verdict.value, comment: comment.value, notify: notify.checked });
+          show(answer);
+          if (answer.notice) detail.append(h("div", { class: "muted small", "data-testid": "phish-notice" }, t("phish.notice", { notice: answer.notice })));
+          load();
+        } catch (err) { outcome.replaceChildren(errorBox(err.message)); }
+      } },
+        h("label", null, t("phish.verdict") + " ", verdict), comment,
+        h("label", { class: "nowrap" }, notify, " " + t("phish.notify")),
+        h("button", { class: "btn", type: "submit", "data-testid": "phish-override" }, t("phish.override")), outcome);
+    };
+
+    const open = async (id) => {
+      try { show(await api("GET", "/api/v1/phish/reports/" + encodeURIComponent(id))); } catch (err) { detail.replaceChildren(errorBox(err.message)); }
+    };
+
+    const load = async () => {
+      try {
+        const answer = await api("GET", "/api/v1/phish/reports?limit=100");
+        list.replaceChildren(h("div", { class: "card-title" }, t("phish.recent")),
+          answer.reports.length === 0 ? h("div", { class: "muted" }, t("phish.none")) :
+          h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "phish-table" },
+            h("thead", null, h("tr", null, [t("phish.time"), t("phish.reporter"), t("phish.subject"), t("phish.verdict"), t("phish.scorehead")].map((c) => h("th", null, c)))),
+            h("tbody", null, answer.reports.map((r) => h("tr", { "data-testid": "phish-row", onclick: () => open(r.id) },
+              h("td", { class: "nowrap" }, fmtTime(r.received_at)), h("td", null, r.reporter || ""),
+              h("td", { class: "msg" }, r.subject || t("phish.nosubject")), h("td", null, verdictBadge(r.verdict)),
+              h("td", { class: "mono" }, String(r.score))))))));
+      } catch (err) { list.replaceChildren(errorBox(err.message)); }
+    };
+    load();
   }
 
   // ---------- start ----------

@@ -208,6 +208,33 @@ async function main() {
     await shot(page, "09c-rule-tester");
     await assertNoInjection(page, "rule tester");
 
+    // 5c. Phishing: upload a real reported message, read the verdict and why, override it.
+    await page.click("[data-nav=phishing]");
+    await page.waitForSelector("[data-testid=phish-table]");
+    observed.phishListBefore = await page.textContent("[data-testid=phish-table]");
+    await page.setInputFiles("[data-testid=phish-file]", CONFIG.phishEml);
+    await page.click("[data-testid=phish-upload]");
+    await page.waitForSelector("[data-testid=phish-report]");
+    observed.phishVerdict = await page.textContent("[data-testid=phish-report] [data-testid=verdict]");
+    observed.phishScore = await page.textContent("[data-testid=phish-score]");
+    observed.phishSubject = await page.textContent("[data-testid=phish-subject]");
+    observed.phishReasons = await page.locator("[data-testid=phish-reasons] li").allTextContents();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=phish-row]").length === 2);
+    await shot(page, "09d-phishing-report");
+    await page.selectOption("[data-testid=phish-override-verdict]", "suspicious");
+    await page.fill("[data-testid=phish-override-comment]", "Checked with the sender <b>not bold</b>");
+    await page.check("[data-testid=phish-override-notify]");
+    await page.click("[data-testid=phish-override]");
+    await page.waitForSelector("[data-testid=phish-notice]");
+    observed.phishNotice = await page.textContent("[data-testid=phish-notice]");
+    observed.phishAfterOverride = await page.textContent("[data-testid=phish-report] [data-testid=verdict]");
+    observed.phishReportText = await page.textContent("[data-testid=phish-report]");
+    // The hostile report (submitted before) opens with its markup shown as text.
+    await page.click("[data-testid=phish-row]:has-text('onerror') >> nth=0");
+    await page.waitForFunction(() => document.querySelector("[data-testid=phish-subject]").textContent.includes("onerror"));
+    observed.phishHostileSubject = await page.textContent("[data-testid=phish-subject]");
+    await assertNoInjection(page, "phishing");
+
     // 6. Language: Italian, kept across a reload (stored for the user), then back.
     await page.selectOption("[data-testid=language]", "it");
     await page.waitForSelector("[data-nav=alerts]:has-text('Allarmi')");
@@ -258,6 +285,16 @@ async function main() {
     await viewer.click("[data-testid=alert-row] >> nth=0");
     await viewer.waitForSelector("[data-testid=readonly]");
     await shot(viewer, "14-viewer-alert");
+    // The viewer reads phishing reports (reasons in Italian) but has no override control.
+    await viewer.click("[data-nav=phishing]");
+    await viewer.waitForSelector("[data-testid=phish-row]");
+    await viewer.click("[data-testid=phish-row]:not(:has-text('onerror')) >> nth=0");
+    await viewer.waitForSelector("[data-testid=phish-report]");
+    observed.viewerPhishVerdict = await viewer.textContent("[data-testid=phish-report] [data-testid=verdict]");
+    observed.viewerPhishReasons = await viewer.locator("[data-testid=phish-reasons] li").allTextContents();
+    observed.viewerPhishOverride = await viewer.locator("[data-testid=phish-override]").count();
+    observed.viewerPhishUpload = await viewer.locator("[data-testid=phish-upload]").count();
+    await shot(viewer, "14b-viewer-phishing");
     observed.viewerForcedChange = await viewer.evaluate(async () => {
       const me = await (await fetch("/api/v1/session")).json();
       const list = await (await fetch("/api/v1/alerts?limit=1")).json();
