@@ -514,20 +514,38 @@ async fn objects(
     with_date_headers(taxii(StatusCode::OK, body), &page)
 }
 
+/// The entries (versions) of one object the caller may read; 404 when there are none,
+/// exactly as for an object that does not exist (withheld objects are not revealed).
+fn object_entries(
+    intel: &IntelState,
+    headers: &HeaderMap,
+    root: &str,
+    id: &str,
+    object_id: String,
+    params: &mut Params,
+) -> Result<Vec<Entry>, Box<Response>> {
+    params.retain(|(k, _)| k != "match[id]");
+    params.push(("match[id]".into(), object_id));
+    match read_entries(intel, headers, root, id, params) {
+        Ok(entries) if entries.is_empty() => Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no such object",
+        ))),
+        Ok(entries) => Ok(entries),
+        Err(response) => Err(Box::new(response.into_response())),
+    }
+}
+
 async fn object(
     Extension(intel): Extension<Arc<IntelState>>,
     headers: HeaderMap,
     Path((root, id, object_id)): Path<(String, String, String)>,
     Query(mut params): Query<Params>,
 ) -> Response {
-    params.retain(|(k, _)| k != "match[id]");
-    params.push(("match[id]".into(), object_id));
-    let entries = match read_entries(&intel, &headers, &root, &id, &params) {
-        Ok(entries) if entries.is_empty() => {
-            return error(StatusCode::NOT_FOUND, "Not Found", "no such object");
-        }
+    let entries = match object_entries(&intel, &headers, &root, &id, object_id, &mut params) {
         Ok(entries) => entries,
-        Err(response) => return response.into_response(),
+        Err(response) => return *response,
     };
     let objects: Vec<&Value> = entries.iter().map(|e| &e.object).collect();
     with_date_headers(
@@ -542,14 +560,9 @@ async fn versions(
     Path((root, id, object_id)): Path<(String, String, String)>,
     Query(mut params): Query<Params>,
 ) -> Response {
-    params.retain(|(k, _)| k != "match[id]");
-    params.push(("match[id]".into(), object_id));
-    let entries = match read_entries(&intel, &headers, &root, &id, &params) {
-        Ok(entries) if entries.is_empty() => {
-            return error(StatusCode::NOT_FOUND, "Not Found", "no such object");
-        }
+    let entries = match object_entries(&intel, &headers, &root, &id, object_id, &mut params) {
         Ok(entries) => entries,
-        Err(response) => return response.into_response(),
+        Err(response) => return *response,
     };
     let versions: Vec<String> = entries.iter().map(|e| version_time(e.version)).collect();
     with_date_headers(
