@@ -75,7 +75,10 @@ def test_every_api_route_answers_401_without_credentials(server):
     assert status == 200 and doc["openapi"].startswith("3.")
     routes = [(method.upper(), path) for path, ops in doc["paths"].items() for method in ops]
     assert len(routes) >= 25, routes
-    public = {("GET", "/health"), ("POST", "/api/v1/session")}
+    public = {("GET", "/health"), ("POST", "/api/v1/session"),
+              # OpenID Connect sign-in: public by nature (no session yet), see api::access.
+              ("GET", "/api/v1/session/oidc"), ("GET", "/api/v1/session/oidc/start"),
+              ("GET", "/api/v1/session/oidc/callback")}
     for method, path in routes:
         uri = path.replace("{id}", ALERT_ID).replace("{name}", "admin")
         status, body, headers = raw(server, method, uri, body={} if method != "GET" else None)

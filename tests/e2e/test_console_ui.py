@@ -142,7 +142,8 @@ def test_console_end_to_end(console_server, tmp_path):
     by_source = {row["source"]: row for row in health["sources"]}
     assert by_source["syslog-tcp 127.0.0.1"]["events"] == len(lines), health
     assert by_source["syslog-tcp 127.0.0.1"]["parse_fallbacks"] == 1, health
-    assert by_source["http"]["events"] == 1 and by_source["http"]["parse_fallbacks"] == 0, health
+    # HTTP API callers are told apart by who they are (here the admin token).
+    assert by_source["http admin-token"]["events"] == 1 and by_source["http admin-token"]["parse_fallbacks"] == 0, health
     assert not any(row["silent"] for row in health["sources"]) and health["silent_sources"] == 0
     assert health["udp_dropped_events"] == 0 and health["rejected_requests"] == 0
     assert health["silent_after_secs"] == 3600
@@ -207,7 +208,7 @@ def test_console_end_to_end(console_server, tmp_path):
     assert observed["noCsrf"] == 403
     # The dashboard's per-source health table lists what the API reports.
     assert "syslog-tcp 127.0.0.1" in observed["sourceHealthRows"], observed["sourceHealthRows"]
-    assert "http" in observed["sourceHealthRows"], observed["sourceHealthRows"]
+    assert "http admin-token" in observed["sourceHealthRows"], observed["sourceHealthRows"]
 
     # Phishing page: the real message uploaded from the browser is judged malicious, with
     # reasons; the override (notify asked, no relay configured) is kept and audited.

@@ -45,7 +45,7 @@ def test_cli_imports_real_feeds_and_exports_valid_stix(tmp_path):
     assert "`domain autuo.xicp.net`: not a domain name" in out
 
     bundle_path = tmp_path / "export.json"
-    run("intel", "export", "--data-dir", data, "--format", "stix", "--max-tlp", "amber+strict", "-o", bundle_path)
+    run("intel", "export", "--direct", "--data-dir", data, "--format", "stix", "--max-tlp", "amber+strict", "-o", bundle_path)
     bundle = stix2.parse(bundle_path.read_text(), allow_custom=False)
     indicators = [o for o in bundle.objects if o.type == "indicator"]
     assert len(indicators) > 100
@@ -55,15 +55,15 @@ def test_cli_imports_real_feeds_and_exports_valid_stix(tmp_path):
     results = validate_file(str(bundle_path), ValidationOptions(version="2.1", strict=True))
     assert results.is_valid, [str(e) for o in results.object_results for e in o.errors][:5]
 
-    edl = run("intel", "export", "--data-dir", data, "--format", "edl-ip").stdout.split()
+    edl = run("intel", "export", "--direct", "--data-dir", data, "--format", "edl-ip").stdout.split()
     assert "192.16.238.101" in edl and "10.213.75.205" not in edl
     assert "223.166.0.0/15" in edl
-    assert run("intel", "export", "--data-dir", data, "--format", "edl-ip", "--max-tlp", "clear").stdout.count("192.16.238.101") == 0
-    urls = run("intel", "export", "--data-dir", data, "--format", "edl-url").stdout.split()
+    assert run("intel", "export", "--direct", "--data-dir", data, "--format", "edl-ip", "--max-tlp", "clear").stdout.count("192.16.238.101") == 0
+    urls = run("intel", "export", "--direct", "--data-dir", data, "--format", "edl-url").stdout.split()
     assert "http://marconuenlist.ch/verif.accounts.docs.net/" in urls
-    rpz = run("intel", "export", "--data-dir", data, "--format", "rpz").stdout
+    rpz = run("intel", "export", "--direct", "--data-dir", data, "--format", "rpz").stdout
     assert "\nwww.webserver.dynssl.com CNAME .\n" in rpz
-    nft = run("intel", "export", "--data-dir", data, "--format", "nft").stdout
+    nft = run("intel", "export", "--direct", "--data-dir", data, "--format", "nft").stdout
     assert "set intel_ipv4" in nft and "192.16.238.101" in nft
     # The real tools accept them: nftables (syntax check, nothing applied) and BIND.
     (tmp_path / "intel.nft").write_text(nft)
@@ -72,7 +72,7 @@ def test_cli_imports_real_feeds_and_exports_valid_stix(tmp_path):
     (tmp_path / "intel.rpz").write_text(rpz)
     check = subprocess.run(["named-checkzone", "rpz.sentinella", str(tmp_path / "intel.rpz")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    rules = run("intel", "export", "--data-dir", data, "--format", "suricata").stdout
+    rules = run("intel", "export", "--direct", "--data-dir", data, "--format", "suricata").stdout
     assert 'alert ip [192.16.238.101] any <> any any (msg:"SENTINELLA intel ip 192.16.238.101' in rules
 
 

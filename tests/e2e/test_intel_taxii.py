@@ -1,15 +1,17 @@
-"""The TAXII 2.1 server with the OASIS `taxii2-client`: discovery, collections, objects with
-pagination and filters, manifests, versions, writes with status; and a matrix over the five
-TLP levels and partner clearances proving nothing leaks on any read path."""
+"""The TAXII 2.1 server with the OASIS `taxii2-client`: discovery, configured collections,
+objects with pagination and filters, manifests, versions, writes with status, deletes of a
+partner's own objects; and a matrix over the five TLP levels, partner clearances and two
+collections proving nothing leaks on any read path."""
 
+import base64
 import hashlib
 import json
+import subprocess
 import urllib.parse
 
 import pytest
+import requests
 from taxii2client.v21 import ApiRoot, Collection, Server as TaxiiServer, as_pages
-
-import subprocess
 
 from conftest import BIN, Server as Sentinella
 
@@ -22,6 +24,42 @@ TLP_IDS = {
     "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
 }
 PASSWORD = "correct horse battery staple"
+BLOCKLIST_TOKEN = "blocklist-token-0123456789abcdef"
+MEDIA_TYPE = "application/taxii+json;version=2.1"
+# Three collections: everything (writable); the feeds' IPs up to AMBER (read-only; it holds
+# 198.51.100.1 CLEAR and .3 AMBER: .2 GREEN is from another feed, .4 and .5 are above
+# AMBER); and partner reports, domains and URLs only, which partners write (writable).
+COLLECTIONS = """
+[intel]
+blocklist_tokens = ["%s"]
+
+[[intel.collections]]
+name = "indicators"
+title = "Indicators"
+description = "Every indicator"
+writable = true
+
+[[intel.collections]]
+name = "feeds"
+title = "Feed IPs"
+description = "Botnet C2 addresses from the CLEAR, AMBER, AMBER+STRICT and RED feeds"
+sources = ["feed-clear", "feed-amber", "feed-amber+strict", "feed-red"]
+kinds = ["ip"]
+max_tlp = "amber"
+
+[[intel.collections]]
+name = "reports"
+title = "Partner reports"
+sources = ["partner reports"]
+kinds = ["domain", "url"]
+max_tlp = "amber"
+writable = true
+""" % BLOCKLIST_TOKEN
+
+
+def listed_collections(level):
+    # Partner CLEAR lists only the first collection.
+    return ["Indicators"] if level == "clear" else ["Indicators", "Feed IPs", "Partner reports"]
 
 
 def user(level):
@@ -30,10 +68,11 @@ def user(level):
 
 @pytest.fixture
 def taxii_server(tmp_path):
-    lines = []
+    lines = [COLLECTIONS]
     for level in LEVELS:
+        names = ["indicators"] if level == "clear" else ["indicators", "feeds", "reports"]
         lines += ["[[intel.partners]]", f'name = "Partner {level.upper()}"', f'max_tlp = "{level}"',
-                  'collections = ["indicators"]', f'username = "{user(level)}"',
+                  f"collections = {json.dumps(names)}", f'username = "{user(level)}"',
                   f'password_sha256 = "{hashlib.sha256(PASSWORD.encode()).hexdigest()}"',
                   f'contacts = [{{ name = "Duty officer {level}", role = "CSIRT", email = "soc@{user(level)}.example", phone = "+39 06 0000" }}]', ""]
     config = tmp_path / "sentinella.toml"
@@ -48,34 +87,41 @@ def taxii_server(tmp_path):
     srv.stop()
 
 
-def collection(srv, level):
+def collection(srv, level, title="Indicators"):
     server = TaxiiServer(f"{srv.url}/taxii2/", user=user(level), password=PASSWORD)
     roots = server.api_roots
     assert len(roots) == 1
     collections = roots[0].collections
-    assert [c.title for c in collections] == ["Indicators"]
-    assert collections[0].can_read and collections[0].can_write
-    return collections[0]
+    assert [c.title for c in collections] == listed_collections(level)
+    found = [c for c in collections if c.title == title]
+    assert found and found[0].can_read
+    assert found[0].can_write == (title != "Feed IPs")
+    return found[0]
 
 
 def values(objects):
     return sorted(o["pattern"].split("'")[1] for o in objects if o["type"] == "indicator")
 
 
-def visible(level):
+def visible(level, title="Indicators"):
     rank = LEVELS.index(level)
-    return sorted(f"198.51.100.{idx + 1}" for idx, tlp in enumerate(LEVELS) if idx <= rank and tlp != "red")
+    held = LEVELS if title == "Indicators" else ["clear", "amber"]
+    return sorted(f"198.51.100.{idx + 1}" for idx, tlp in enumerate(LEVELS)
+                  if idx <= rank and tlp != "red" and tlp in held)
 
 
 def test_tlp_matrix_nothing_leaks_on_any_read_path(taxii_server):
     srv = taxii_server
     status, body = srv.request("GET", "/api/v1/intel/indicators?max_tlp=red")
     all_ids = {i["value"]: i["id"] for i in body["indicators"]}
-    for level in LEVELS:
-        coll = collection(srv, level)
-        expected = visible(level)
+    cases = [(level, title) for level in LEVELS for title in listed_collections(level)
+             if title != "Partner reports"]
+    assert len(cases) == 9
+    for level, title in cases:
+        coll = collection(srv, level, title)
+        expected = visible(level, title)
         objects = coll.get_objects()["objects"]
-        assert values(objects) == expected, level
+        assert values(objects) == expected, (level, title)
         for o in objects:
             assert o["object_marking_refs"][0] in [TLP_IDS[t] for t in LEVELS[:LEVELS.index(level) + 1]]
         manifest = coll.get_manifest()["objects"]
@@ -92,6 +138,23 @@ def test_tlp_matrix_nothing_leaks_on_any_read_path(taxii_server):
                     assert "404" in str(err.value)
     # RED is never shared, whatever the clearance.
     assert "198.51.100.5" not in visible("red")
+    assert visible("red", "Feed IPs") == ["198.51.100.1", "198.51.100.3"]
+    # The organisation exports a collection as partners read it (its own TLP ceiling aside).
+    status, body = srv.request("GET", "/api/v1/intel/export/edl-ip?collection=feeds&max_tlp=amber%2Bstrict")
+    assert status == 200 and sorted(body.split()) == visible("red", "Feed IPs"), body
+    result = subprocess.run([BIN, "intel", "export", "--server", srv.url, "--data-dir", str(srv.data_dir),
+                             "--format", "stix", "--collection", "feeds", "--max-tlp", "red"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert values(json.loads(result.stdout)["objects"]) == visible("red", "Feed IPs")
+    assert srv.request("GET", "/api/v1/intel/export/edl-ip?collection=nope")[0] == 400
+    # A collection the partner does not list is as absent as one that does not exist.
+    feeds_url = collection(srv, "green", "Feed IPs").url
+    hidden = Collection(feeds_url, user=user("clear"), password=PASSWORD)
+    for read in (hidden.get_objects, hidden.get_manifest, lambda: hidden.get_object(all_ids["198.51.100.1"])):
+        with pytest.raises(Exception) as err:
+            read()
+        assert "404" in str(err.value)
 
 
 def test_preview_matches_what_taxii_serves(taxii_server):
@@ -102,12 +165,24 @@ def test_preview_matches_what_taxii_serves(taxii_server):
     assert by_partner["Partner GREEN"]["summary"] == (
         "2 indicators to Partner GREEN (cleared up to TLP:GREEN); 3 withheld from Partner GREEN: "
         "1 TLP:AMBER, 1 TLP:AMBER+STRICT, 1 TLP:RED")
+    # Per collection, with what TAXII serves from it.
+    green = {c["collection"]: c for c in by_partner["Partner GREEN"]["collections"]}
+    assert list(green) == ["indicators", "feeds", "reports"]
+    assert green["feeds"]["summary"] == "1 indicator to Partner GREEN in collection feeds; 1 withheld from Partner GREEN: 1 TLP:AMBER"
+    assert green["feeds"]["shared"] == len(visible("green", "Feed IPs")) and not green["feeds"]["writable"]
+    assert green["reports"]["summary"] == "0 indicators to Partner GREEN in collection reports"
+    assert [c["collection"] for c in by_partner["Partner CLEAR"]["collections"]] == ["indicators"]
+    for level in LEVELS[1:]:
+        for c in by_partner[f"Partner {level.upper()}"]["collections"]:
+            title = {"indicators": "Indicators", "feeds": "Feed IPs", "reports": "Partner reports"}[c["collection"]]
+            assert c["shared"] == len(collection(taxii_server, level, title).get_objects()["objects"]), (level, c)
     # The CLI preview says the same, from the config file and the data directory.
     config = taxii_server.data_dir.parent / "sentinella.toml"
     result = subprocess.run([BIN, "intel", "share-preview", "--config", str(config), "--data-dir", str(taxii_server.data_dir)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert by_partner["Partner GREEN"]["summary"] in result.stdout.splitlines()
+    assert "  " + green["feeds"]["summary"] in result.stdout.splitlines()
     assert "4 indicators to Partner RED (cleared up to TLP:RED); 1 withheld from Partner RED: 1 TLP:RED" in result.stdout
     status, body = taxii_server.request("GET", "/api/v1/intel/partners")
     assert body["partners"][0]["contacts"][0]["role"] == "CSIRT"
@@ -171,3 +246,107 @@ def test_credentials_are_required_and_checked(taxii_server):
     with pytest.raises(Exception) as err:
         coll.get_objects()
     assert "404" in str(err.value)
+
+
+def stix_indicator(uuid_tail, pattern, tlp):
+    return {
+        "type": "indicator", "spec_version": "2.1", "id": f"indicator--0c1a2b3c-4d5e-4f60-8a7b-{uuid_tail}",
+        "created": "2024-06-01T00:00:00.000Z", "modified": "2024-06-01T00:00:00.000Z",
+        "name": "partner report", "pattern": pattern, "pattern_type": "stix",
+        "valid_from": "2024-06-01T00:00:00Z", "object_marking_refs": [TLP_IDS[tlp]],
+    }
+
+
+def taxii_request(method, url, level, body=None):
+    """A raw TAXII request (taxii2-client refuses writes to read-only collections itself)."""
+    auth = base64.b64encode(f"{user(level)}:{PASSWORD}".encode()).decode()
+    headers = {"Accept": MEDIA_TYPE, "Authorization": f"Basic {auth}"}
+    if body is not None:
+        headers["Content-Type"] = MEDIA_TYPE
+    return requests.request(method, url, headers=headers, data=json.dumps(body) if body is not None else None, timeout=60)
+
+
+def blocklist(srv, fmt):
+    status, body = srv.request("GET", f"/api/v1/intel/blocklist/{fmt}?token={BLOCKLIST_TOKEN}&max_tlp=amber", token=False)
+    assert status == 200, body
+    return (body or "").split()  # an empty list reads as None
+
+
+def test_writes_go_to_a_writable_collection_within_its_selection(taxii_server):
+    srv = taxii_server
+    reports = collection(srv, "amber", "Partner reports")
+    domain = stix_indicator("000000000001", "[domain-name:value = 'phish.partner-report.example']", "amber")
+    address = stix_indicator("000000000002", "[ipv4-addr:value = '203.0.113.77']", "amber")
+    status = reports.add_objects(json.dumps({"objects": [domain, address]}))
+    assert status.success_count == 1 and status.failure_count == 1, status
+    assert status.failures[0]["id"] == address["id"]
+    assert "outside the selection of collection reports" in status.failures[0]["message"]
+    # The report is in the collection it was written to (credited to the partner), for
+    # every partner cleared for AMBER; not for GREEN, and not in the read-only feeds.
+    for level in ("amber", "amber+strict"):
+        (read,) = collection(srv, level, "Partner reports").get_objects()["objects"]
+        assert read["id"] == domain["id"]
+        # Which collection it was written to stays with us (it is a tag here, not a label there).
+        assert "labels" not in read
+    assert collection(srv, "green", "Partner reports").get_objects()["objects"] == []
+    assert domain["id"] not in [o["id"] for o in collection(srv, "red", "Feed IPs").get_objects()["objects"]]
+    _, body = srv.request("GET", "/api/v1/intel/indicators?value=phish.partner-report.example")
+    assert body["indicators"][0]["sources"] == ["Partner AMBER"]
+    assert "taxii:reports" in body["indicators"][0]["tags"]
+    _, body = srv.request("GET", "/api/v1/intel/indicators?value=203.0.113.77")
+    assert body["total"] == 0
+    # A read-only collection refuses writes, whoever asks.
+    feeds = collection(srv, "amber", "Feed IPs")
+    response = taxii_request("POST", feeds.objects_url, "amber", {"objects": [address]})
+    assert response.status_code == 403, response.text
+    assert response.headers["Content-Type"] == MEDIA_TYPE
+    _, body = srv.request("GET", "/api/v1/intel/indicators?value=203.0.113.77")
+    assert body["total"] == 0
+
+
+def test_partners_delete_their_own_objects_only(taxii_server):
+    srv = taxii_server
+    reports = collection(srv, "amber", "Partner reports")
+    domain = stix_indicator("000000000003", "[domain-name:value = 'false-positive.partner-report.example']", "amber")
+    assert reports.add_objects(json.dumps({"objects": [domain]})).success_count == 1
+    assert "false-positive.partner-report.example" in blocklist(srv, "edl-domain")
+    object_url = f"{reports.objects_url}{domain['id']}/"
+    # Another partner that reads it may not delete it; one that cannot read it does not
+    # learn it exists.
+    assert taxii_request("DELETE", object_url.replace(reports.url, collection(srv, "amber+strict", "Partner reports").url),
+                         "amber+strict").status_code == 403
+    assert taxii_request("DELETE", object_url, "green").status_code == 404
+    # Nobody deletes a feed's indicator, nor anything in a read-only collection.
+    indicators = collection(srv, "amber", "Indicators")
+    _, body = srv.request("GET", "/api/v1/intel/indicators?value=198.51.100.1")
+    feed_object = body["indicators"][0]["id"]
+    assert taxii_request("DELETE", f"{indicators.objects_url}{feed_object}/", "amber").status_code == 403
+    feeds = collection(srv, "amber", "Feed IPs")
+    assert taxii_request("DELETE", f"{feeds.objects_url}{feed_object}/", "amber").status_code == 403
+    assert taxii_request("DELETE", f"{feeds.objects_url}{domain['id']}/", "amber").status_code == 403
+    # The partner deletes its own report with the OASIS client (§5.7 Delete An Object).
+    reports.delete_object(domain["id"])
+    # Withdrawn: partners read it as revoked, the blocklists drop it at once, matching too.
+    (revoked,) = reports.get_object(domain["id"])["objects"]
+    assert revoked["revoked"] is True
+    assert "false-positive.partner-report.example" not in blocklist(srv, "edl-domain")
+    _, body = srv.request("GET", "/api/v1/intel/indicators?value=false-positive.partner-report.example")
+    assert body["indicators"][0]["withdrawn"] is True
+    # Deleting it again: nothing left to delete.
+    assert taxii_request("DELETE", object_url, "amber").status_code == 404
+    # The feeds' indicators are untouched.
+    assert values(collection(srv, "amber", "Feed IPs").get_objects()["objects"]) == visible("amber", "Feed IPs")
+
+
+def test_a_partner_deletes_its_own_pattern_only_indicator(taxii_server):
+    srv = taxii_server
+    indicators = collection(srv, "amber", "Indicators")
+    # Two observations in sequence: kept as a pattern, not matchable on one event.
+    pattern = stix_indicator("000000000004", "[ipv4-addr:value = '203.0.113.9'] FOLLOWEDBY [domain-name:value = 'stage2.partner-report.example']", "amber")
+    assert indicators.add_objects(json.dumps({"objects": [pattern]})).success_count == 1
+    assert [o["id"] for o in indicators.get_objects(id=pattern["id"])["objects"]] == [pattern["id"]]
+    other = collection(srv, "amber+strict", "Indicators")
+    assert taxii_request("DELETE", f"{other.objects_url}{pattern['id']}/", "amber+strict").status_code == 403
+    indicators.delete_object(pattern["id"])
+    assert indicators.get_objects(id=pattern["id"])["objects"] == []
+    assert taxii_request("DELETE", f"{indicators.objects_url}{pattern['id']}/", "amber").status_code == 404

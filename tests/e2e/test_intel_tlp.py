@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, free_port
 
 BLOCKLIST_TOKEN = "blocklist-token-0123456789abcdef"
 LEVELS = ["clear", "green", "amber", "amber+strict", "red"]
@@ -120,3 +120,43 @@ def test_a_red_ceiling_is_refused_at_start(tmp_path):
                              "--http-listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "api_max_tlp cannot be red" in result.stderr + result.stdout
+
+
+def cli_export(server, *args):
+    """`sentinella intel export --format edl-ip` against `server`; (returncode, IPs or stderr)."""
+    result = subprocess.run([BIN, "intel", "export", "--server", server.url, "--data-dir", str(server.data_dir),
+                             "--format", "edl-ip", *args], capture_output=True, text=True, timeout=300)
+    return result.returncode, (set(result.stdout.split()) if result.returncode == 0 else result.stderr)
+
+
+def test_cli_export_goes_through_the_api_with_the_callers_role(default_server):
+    server = default_server
+    viewer = token_of(server, "vera", "viewer")["Authorization"].removeprefix("Bearer ")
+    # The CLI's default is TLP:GREEN; a viewer reads up to the API ceiling and no further.
+    assert cli_export(server, "--token", viewer) == (0, up_to("green"))
+    assert cli_export(server, "--token", viewer, "--max-tlp", "amber+strict") == (0, up_to("amber+strict"))
+    code, stderr = cli_export(server, "--token", viewer, "--max-tlp", "red")
+    assert code != 0 and "403" in stderr and "admins only" in stderr, stderr
+    # The admin token (read from the data directory) reads RED when it asks.
+    assert cli_export(server, "--max-tlp", "red") == (0, up_to("red"))
+    # A token that is not one gets nothing.
+    code, stderr = cli_export(server, "--token", "snt_" + "0" * 64)
+    assert code != 0 and "401" in stderr, stderr
+    # Every format goes the same way.
+    for fmt, expect in (("nft", "198.51.100.1"), ("suricata", "198.51.100.1"), ("rpz", "SOA"), ("stix", '"bundle"')):
+        result = subprocess.run([BIN, "intel", "export", "--server", server.url, "--token", viewer, "--format", fmt],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and expect in result.stdout, (fmt, result.stderr)
+        assert "198.51.100.5" not in result.stdout and "exported by " + server.url in result.stderr
+
+
+def test_cli_export_reads_the_data_dir_only_when_asked(default_server, tmp_path):
+    server = default_server
+    nobody = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run([BIN, "intel", "export", "--server", nobody, "--data-dir", str(server.data_dir),
+                             "--format", "edl-ip"], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "--direct" in result.stderr and result.stdout == "", result.stderr
+    # --direct is the admin path: whoever reads the data directory reads everything.
+    result = subprocess.run([BIN, "intel", "export", "--direct", "--data-dir", str(server.data_dir),
+                             "--format", "edl-ip", "--max-tlp", "red"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and set(result.stdout.split()) == up_to("red"), result.stderr

@@ -80,15 +80,33 @@ fn is_read(method: &Method) -> bool {
 
 /// Routes anyone may call: health probes, the sign-in itself, and the console's static
 /// files (they hold no data; the data comes from the API, which checks).
+///
+/// OpenID Connect sign-in is public by nature, like `POST /api/v1/session`: its caller
+/// has no session yet. `GET /api/v1/session/oidc` says only whether it is configured and
+/// the provider's name; `…/start` redirects to the provider; `…/callback` proves nothing
+/// by itself: it signs in only with a `state` this server issued to this browser (cookie),
+/// a code the provider accepts with our PKCE verifier, and an ID token signed by the
+/// provider for us with this sign-in's nonce (`auth::oidc`).
 pub(crate) fn is_public(method: &Method, path: &str) -> bool {
     match *method {
         Method::GET | Method::HEAD => {
-            path == "/health" || path == "/" || path == "/ui" || path.starts_with("/ui/")
+            path == "/health"
+                || path == "/"
+                || path == "/ui"
+                || path.starts_with("/ui/")
+                || OIDC_PUBLIC_ROUTES.contains(&path)
         }
         Method::POST => path == "/api/v1/session",
         _ => false,
     }
 }
+
+/// The OpenID Connect sign-in routes (GET), public: see [`is_public`].
+pub(crate) const OIDC_PUBLIC_ROUTES: &[&str] = &[
+    "/api/v1/session/oidc",
+    "/api/v1/session/oidc/start",
+    "/api/v1/session/oidc/callback",
+];
 
 /// Routes that authenticate their callers themselves, with credentials that are not
 /// Sentinella principals, checked (and refused with 401) by their handlers: TAXII 2.1
@@ -297,6 +315,11 @@ mod tests {
         assert!(is_public(&post, "/api/v1/session"));
         assert!(!is_public(&Method::DELETE, "/api/v1/session"));
         assert!(!is_public(&get, "/api/v1/session"));
+        assert!(is_public(&get, "/api/v1/session/oidc/callback"));
+        assert!(is_public(&get, "/api/v1/session/oidc/start"));
+        assert!(!is_public(&post, "/api/v1/session/oidc/callback"));
+        assert!(!is_public(&get, "/api/v1/session/oidc/callback/x"));
+        assert!(!is_public(&get, "/api/v1/session/language"));
         assert!(is_public(&get, "/ui/app.js"));
         assert!(!is_public(&get, "/uix"));
         assert!(authenticates_itself("/taxii2/"));

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use event::{Map, Record, Value};
@@ -23,25 +23,31 @@ const MAX_LISTED_ERRORS: usize = 100;
 /// `POST /api/v1/ingest`: events as NDJSON or a JSON array.
 pub(crate) async fn ingest_json(
     State(state): State<AppState>,
+    principal: Option<Extension<auth::Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    ingest(&state, &headers, body, "http", parse_documents).await
+    let sender = principal.map(|Extension(principal)| principal.name);
+    ingest(&state, sender, &headers, body, "http", parse_documents).await
 }
 
 /// `POST /api/v1/ingest/records`: records decoded by `sentinella import`, as NDJSON.
 pub(crate) async fn ingest_records(
     State(state): State<AppState>,
+    principal: Option<Extension<auth::Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    ingest(&state, &headers, body, "import", parse_records).await
+    let sender = principal.map(|Extension(principal)| principal.name);
+    ingest(&state, sender, &headers, body, "import", parse_records).await
 }
 
 type Parser = fn(&[u8]) -> (Vec<Payload>, Vec<LineError>);
 
+/// `sender`: the authenticated caller, which keys the source in the ingest health table.
 async fn ingest(
     state: &AppState,
+    sender: Option<String>,
     headers: &HeaderMap,
     body: Bytes,
     input_type: &'static str,
@@ -52,12 +58,13 @@ async fn ingest(
     let (payloads, errors) = tokio::task::spawn_blocking(move || parse(&body))
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?;
-    submit(state, input_type, payloads, errors).await
+    submit(state, input_type, sender, payloads, errors).await
 }
 
 async fn submit(
     state: &AppState,
     input_type: &'static str,
+    sender: Option<String>,
     payloads: Vec<Payload>,
     errors: Vec<LineError>,
 ) -> Result<Json<Value>, ApiError> {
@@ -78,6 +85,7 @@ async fn submit(
             .try_submit(Batch {
                 input_type,
                 peer: None,
+                sender: sender.clone(),
                 items: first,
             })
             .await
@@ -94,6 +102,7 @@ async fn submit(
             .submit(Batch {
                 input_type,
                 peer: None,
+                sender: sender.clone(),
                 items: chunk,
             })
             .await?;

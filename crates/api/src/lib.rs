@@ -31,7 +31,9 @@ use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use error::ApiError;
+pub use search::RetentionPolicy;
 pub use session::TrustedProxies;
+pub use session::oidc::OidcSignInService;
 
 /// Largest request body accepted (after decompression for gzip ingest).
 pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
@@ -109,7 +111,10 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    desk: Option<axum::Extension<Arc<::phish::Desk>>>,
+) -> Response {
     let stats = {
         let store = Arc::clone(&state.store);
         tokio::task::spawn_blocking(move || store.stats())
@@ -166,6 +171,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
+    }
+    if let Some(axum::Extension(desk)) = desk {
+        body.push_str(&phish::prometheus(&desk.stats().snapshot()));
     }
     if let Some(errors) = kernel_udp_receive_buffer_errors() {
         body.push_str(&format!(

@@ -1,13 +1,17 @@
 //! Phishing reports: `POST /api/v1/phish` (a raw `.eml` → stored report with verdict),
 //! `GET /api/v1/phish/reports[/{id}]`, `POST /api/v1/phish/reports/{id}/override`
-//! (an analyst changes the verdict; audited), `GET /api/v1/phish/campaigns`.
+//! (an analyst changes the verdict; audited), `GET /api/v1/phish/campaigns[/{id}]`
+//! (reports grouped by shared infrastructure, links, attachments) and
+//! `GET /api/v1/phish/stats` (intake counters).
 //!
 //! The desk comes as an `Extension<Arc<phish::Desk>>` set by the server; without it the
 //! routes answer `503`.
 //!
 //! Reports judged malicious (automatically, or by an analyst's override) give their
 //! indicators to threat intelligence when the server runs it ([`share_with_intel`]), so
-//! the live matcher raises alerts on later traffic to them.
+//! the live matcher raises alerts on later traffic to them; an override away from
+//! malicious withdraws them again ([`withdraw_from_intel`]) unless another report still
+//! judged malicious shared the same value.
 
 use std::sync::Arc;
 
@@ -31,6 +35,8 @@ pub(crate) fn routes() -> Router<AppState> {
             post(override_verdict),
         )
         .route("/api/v1/phish/campaigns", get(campaigns))
+        .route("/api/v1/phish/campaigns/{id}", get(campaign))
+        .route("/api/v1/phish/stats", get(stats))
 }
 
 type DeskExtension = Option<Extension<Arc<phish::Desk>>>;
@@ -69,11 +75,7 @@ pub fn share_with_intel(
     let now = jiff::Timestamp::now();
     let mut report = intel::ImportReport::default();
     for shared in phish::share::shareable(&stored.analysis, own_domains) {
-        let kind = match shared.kind {
-            phish::share::SharedKind::Domain => intel::IndicatorKind::Domain,
-            phish::share::SharedKind::Url => intel::IndicatorKind::Url,
-            phish::share::SharedKind::Sha256 => intel::IndicatorKind::Sha256,
-        };
+        let kind = intel_kind(shared.kind);
         // A value the indicator model refuses (odd URL, overlong) is simply not shared.
         let Ok(mut indicator) = intel::Indicator::new(kind, &shared.value, INTEL_SOURCE, tlp)
         else {
@@ -100,13 +102,86 @@ pub fn share_with_intel(
     Ok(summary.new)
 }
 
+/// What withdrawing a report's indicators did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Withdrawal {
+    /// Values no longer reported by phishing reports (matched and exported only if another
+    /// source still reports them).
+    pub withdrawn: Vec<String>,
+    /// Values kept because another report still judged malicious shared them: value and
+    /// that report's id.
+    pub kept: Vec<(String, String)>,
+}
+
+/// Withdraws what `stored` gave to intelligence (indicators tagged `phish-report:<id>`
+/// with source [`INTEL_SOURCE`]), after an analyst judged it not malicious. A value that
+/// another report still judged malicious also shared stays; a value other feeds also
+/// report stays theirs (only this source is retracted). Blocking.
+pub fn withdraw_from_intel(
+    intel: &crate::threat_intel::IntelState,
+    events: &dyn store::EventStore,
+    desk: &phish::Desk,
+    stored: &phish::StoredReport,
+    own_domains: &[String],
+) -> Result<Withdrawal, intel_store::StoreError> {
+    let tag = format!("phish-report:{}", stored.id);
+    let mut outcome = Withdrawal::default();
+    let mut report = intel::ImportReport::default();
+    for shared in phish::share::shareable(&stored.analysis, own_domains) {
+        let kind = intel_kind(shared.kind);
+        let Ok(value) = kind.normalize(&shared.value) else {
+            continue;
+        };
+        let others: Vec<String> = {
+            let store = intel.lock();
+            let Some(known) = store.set().get(kind, &value) else {
+                continue;
+            };
+            if !known.tags.contains(&tag) || !known.sources.iter().any(|s| s == INTEL_SOURCE) {
+                continue;
+            }
+            known
+                .tags
+                .iter()
+                .filter_map(|t| t.strip_prefix("phish-report:"))
+                .filter(|other| *other != stored.id)
+                .map(str::to_owned)
+                .collect()
+        };
+        match others
+            .into_iter()
+            .find(|other| still_malicious(desk, other))
+        {
+            Some(other) => outcome.kept.push((value, other)),
+            None => {
+                report
+                    .revoked
+                    .push((kind, value.clone(), INTEL_SOURCE.to_owned()));
+                outcome.withdrawn.push(value);
+            }
+        }
+    }
+    if !report.revoked.is_empty() {
+        intel.import_report(report, events)?;
+    }
+    Ok(outcome)
+}
+
+fn intel_kind(kind: phish::share::SharedKind) -> intel::IndicatorKind {
+    match kind {
+        phish::share::SharedKind::Domain => intel::IndicatorKind::Domain,
+        phish::share::SharedKind::Url => intel::IndicatorKind::Url,
+        phish::share::SharedKind::Sha256 => intel::IndicatorKind::Sha256,
+    }
+}
+
 /// Shares `stored` with intelligence in the background when it is malicious and the
 /// server runs intelligence; failures are logged, never fail the report.
 fn share_in_background(
     intel: IntelExtension,
     settings: Option<Extension<PhishIntelSettings>>,
     events: Arc<dyn store::EventStore>,
-    desk: &phish::Desk,
+    desk: &Arc<phish::Desk>,
     stored: &phish::StoredReport,
     confidence: u8,
 ) {
@@ -119,7 +194,12 @@ fn share_in_background(
     let tlp = settings.map_or(intel::Tlp::Amber, |Extension(s)| s.tlp);
     let own_domains = desk.analyzer().config().own_domains.clone();
     let stored = stored.clone();
+    let desk = Arc::clone(desk);
     tokio::task::spawn_blocking(move || {
+        // An analyst may have cleared the report in the meantime.
+        if !still_malicious(&desk, &stored.id) {
+            return;
+        }
         match share_with_intel(
             &intel,
             events.as_ref(),
@@ -136,6 +216,12 @@ fn share_in_background(
             }
         }
     });
+}
+
+/// Whether the report's verdict in force is still malicious (blocking: reads the desk).
+pub fn still_malicious(desk: &phish::Desk, id: &str) -> bool {
+    desk.get(id)
+        .is_ok_and(|r| r.verdict == phish::Verdict::Malicious)
 }
 
 fn desk(extension: DeskExtension) -> Result<Arc<phish::Desk>, ApiError> {
@@ -180,10 +266,29 @@ async fn submit(
     settings: Option<Extension<PhishIntelSettings>>,
     Extension(principal): Extension<Principal>,
     Query(params): Query<SubmitParams>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let desk = desk(extension)?;
+    let stats = desk.stats();
+    stats.received(phish::stats::Channel::Api);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let too_large = rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE;
+            stats.refused(if too_large {
+                phish::stats::Refusal::Size
+            } else {
+                phish::stats::Refusal::Parse
+            });
+            return Err(if too_large {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            });
+        }
+    };
     if body.is_empty() {
+        stats.refused(phish::stats::Refusal::Parse);
         return Err(ApiError::BadRequest(
             "the body must be a raw RFC 5322 message (.eml)".into(),
         ));
@@ -306,36 +411,59 @@ async fn override_verdict(
         blocking(move || desk.override_verdict(&report_id, &actor, verdict, &comment, at)).await?
     };
     let change = stored.overrides.last().cloned();
-    // An analyst confirming a report as malicious shares what the analyzer did not.
-    if change
-        .as_ref()
-        .is_some_and(|c| c.from != phish::Verdict::Malicious)
-    {
-        share_in_background(
-            intel,
-            settings,
-            Arc::clone(&state.store),
-            &desk,
-            &stored,
-            ANALYST_CONFIDENCE,
-        );
-    }
+    // Intelligence follows the analyst: a report made malicious shares what the analyzer
+    // did not; one made not malicious withdraws what it had shared.
+    let intel_outcome = match (&change, intel) {
+        (Some(change), Some(Extension(intel))) if change.from != change.to => {
+            let became_malicious = change.to == phish::Verdict::Malicious;
+            let was_malicious = change.from == phish::Verdict::Malicious;
+            let tlp = settings.map_or(intel::Tlp::Amber, |Extension(s)| s.tlp);
+            let own_domains = desk.analyzer().config().own_domains.clone();
+            let events = Arc::clone(&state.store);
+            let (desk, stored) = (Arc::clone(&desk), stored.clone());
+            if became_malicious {
+                let shared = tokio::task::spawn_blocking(move || {
+                    share_with_intel(
+                        &intel,
+                        events.as_ref(),
+                        &stored,
+                        &own_domains,
+                        tlp,
+                        ANALYST_CONFIDENCE,
+                    )
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Some(json!({"shared": shared}))
+            } else if was_malicious {
+                let withdrawal = tokio::task::spawn_blocking(move || {
+                    withdraw_from_intel(&intel, events.as_ref(), &desk, &stored, &own_domains)
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Some(json!(withdrawal))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
     let accounts = Arc::clone(&state.accounts);
     let actor = principal.name;
+    let audit_detail = json!({"change": change, "intel": intel_outcome});
     // The product's audit trail too, next to sign-ins and rule changes.
     tokio::task::spawn_blocking(move || {
-        accounts.audit(
-            &actor,
-            "phish.override",
-            Some(&id),
-            json!({"change": change}),
-            at,
-        )
+        accounts.audit(&actor, "phish.override", Some(&id), audit_detail, at)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut answer = summary(&stored, false);
+    if let Some(outcome) = intel_outcome {
+        answer["intel"] = outcome;
+    }
     if body.notify {
         // The override stands either way; the answer says whether the reporter is told.
         let notice = match notifier {
@@ -353,8 +481,103 @@ async fn override_verdict(
 /// Confidence of indicators from a report an analyst judged malicious.
 const ANALYST_CONFIDENCE: u8 = 85;
 
+/// Reports grouped into campaigns: the newest this many.
+const CAMPAIGN_WINDOW: usize = 2000;
+
 async fn campaigns(extension: DeskExtension) -> Result<Json<Value>, ApiError> {
     let desk = desk(extension)?;
-    let campaigns = blocking(move || desk.campaigns(1000)).await?;
-    Ok(Json(json!({"campaigns": campaigns})))
+    let campaigns = blocking(move || desk.campaigns(CAMPAIGN_WINDOW)).await?;
+    Ok(Json(
+        json!({"campaigns": campaigns, "window": CAMPAIGN_WINDOW}),
+    ))
+}
+
+async fn campaign(
+    extension: DeskExtension,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let desk = desk(extension)?;
+    let (campaign, reports) = blocking(move || desk.campaign(&id, CAMPAIGN_WINDOW))
+        .await
+        .map_err(|error| match error {
+            ApiError::NotFound(_) => ApiError::NotFound("no such campaign".into()),
+            other => other,
+        })?;
+    let mut value = json!(campaign);
+    value["report_details"] = json!(
+        reports
+            .iter()
+            .map(|r| summary(r, false))
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(value))
+}
+
+async fn stats(extension: DeskExtension) -> Result<Json<Value>, ApiError> {
+    let desk = desk(extension)?;
+    Ok(Json(json!(desk.stats().snapshot())))
+}
+
+/// The intake counters in the Prometheus text format, for `/metrics`.
+pub(crate) fn prometheus(stats: &phish::stats::IntakeSnapshot) -> String {
+    // (name, help, [(labels, value)])
+    type Family = (&'static str, &'static str, Vec<(String, u64)>);
+    let families: [Family; 4] = [
+        (
+            "phish_reports_received_total",
+            "Phishing reports received, by channel.",
+            vec![
+                ("channel=\"smtp\"".into(), stats.received.smtp),
+                ("channel=\"api\"".into(), stats.received.api),
+            ],
+        ),
+        (
+            "phish_reports_refused_total",
+            "Phishing reports or recipients refused before analysis, by reason.",
+            vec![
+                ("reason=\"size\"".into(), stats.refused.size),
+                ("reason=\"recipient\"".into(), stats.refused.recipient),
+                ("reason=\"parse\"".into(), stats.refused.parse),
+            ],
+        ),
+        (
+            "phish_reports_analysed_total",
+            "Phishing reports analysed and kept, by automatic verdict.",
+            vec![
+                ("verdict=\"malicious\"".into(), stats.verdicts.malicious),
+                ("verdict=\"suspicious\"".into(), stats.verdicts.suspicious),
+                ("verdict=\"likely_safe\"".into(), stats.verdicts.likely_safe),
+            ],
+        ),
+        (
+            "phish_reporter_messages_total",
+            "Messages to reporters handed to the relay, by kind and outcome.",
+            vec![
+                (
+                    "kind=\"answer\",outcome=\"sent\"".into(),
+                    stats.replies.sent,
+                ),
+                (
+                    "kind=\"answer\",outcome=\"failed\"".into(),
+                    stats.replies.failed,
+                ),
+                (
+                    "kind=\"notice\",outcome=\"sent\"".into(),
+                    stats.notices.sent,
+                ),
+                (
+                    "kind=\"notice\",outcome=\"failed\"".into(),
+                    stats.notices.failed,
+                ),
+            ],
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, series) in families {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for (labels, value) in series {
+            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    }
+    out
 }

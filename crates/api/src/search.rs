@@ -83,13 +83,36 @@ pub(crate) async fn refresh(
     Ok(Json(serde_json::json!({"refreshed": true})))
 }
 
-pub(crate) async fn stats(State(state): State<AppState>) -> Json<store::StoreStats> {
+/// The configured retention, shown beside the store's size and oldest partition (the
+/// server adds it as an extension; without it the policy reads as unlimited).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RetentionPolicy {
+    /// Days kept; `None`: no age limit.
+    pub max_age_days: Option<u64>,
+    /// Bytes of index kept; `None`: no size limit.
+    pub max_bytes: Option<u64>,
+}
+
+/// `GET /api/v1/stats`: the store's [`store::StoreStats`] plus `retention` (the policy).
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    retention: Option<axum::Extension<RetentionPolicy>>,
+) -> Json<serde_json::Value> {
     let store = Arc::clone(&state.store);
-    Json(
-        tokio::task::spawn_blocking(move || store.stats())
-            .await
-            .unwrap_or_default(),
-    )
+    let stats = tokio::task::spawn_blocking(move || store.stats())
+        .await
+        .unwrap_or_default();
+    let mut body = serde_json::to_value(stats).unwrap_or_default();
+    if let Some(object) = body.as_object_mut() {
+        let policy = retention
+            .map(|axum::Extension(policy)| policy)
+            .unwrap_or_default();
+        object.insert(
+            "retention".to_owned(),
+            serde_json::to_value(policy).unwrap_or_default(),
+        );
+    }
+    Json(body)
 }
 
 /// Longest silence threshold accepted (30 days), so the arithmetic cannot overflow.
@@ -98,13 +121,9 @@ const MAX_SILENT_AFTER_SECS: u64 = 30 * 24 * 3600;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HealthParams {
-    /// A source is silent after this many seconds without an event (default one hour).
-    #[serde(default = "default_silent_after")]
-    silent_after_secs: u64,
-}
-
-fn default_silent_after() -> u64 {
-    3600
+    /// Flags every source silent after this many seconds without an event, instead of the
+    /// configured thresholds (`[ingest_health]`, default one hour).
+    silent_after_secs: Option<u64>,
 }
 
 /// Per-source ingest health (see `pipeline::health`).
@@ -112,12 +131,15 @@ pub(crate) async fn ingest_health(
     State(state): State<AppState>,
     Query(params): Query<HealthParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if params.silent_after_secs == 0 || params.silent_after_secs > MAX_SILENT_AFTER_SECS {
-        return Err(ApiError::BadRequest(format!(
-            "silent_after_secs must be between 1 and {MAX_SILENT_AFTER_SECS}"
-        )));
-    }
-    let silent_after = jiff::SignedDuration::from_secs(params.silent_after_secs as i64);
+    let silent_after = match params.silent_after_secs {
+        None => None,
+        Some(secs) if secs == 0 || secs > MAX_SILENT_AFTER_SECS => {
+            return Err(ApiError::BadRequest(format!(
+                "silent_after_secs must be between 1 and {MAX_SILENT_AFTER_SECS}"
+            )));
+        }
+        Some(secs) => Some(jiff::SignedDuration::from_secs(secs as i64)),
+    };
     Ok(Json(
         state
             .intake

@@ -1,5 +1,8 @@
 //! Console sessions: `POST /api/v1/session` (sign in), `GET` (who am I), `DELETE` (sign
-//! out), `PUT /api/v1/session/language`, `POST /api/v1/session/password`.
+//! out), `PUT /api/v1/session/language`, `POST /api/v1/session/password`, and OpenID
+//! Connect sign-in under `/api/v1/session/oidc` (see `oidc`).
+
+pub(crate) mod oidc;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,6 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/session", get(me).post(sign_in).delete(sign_out))
         .route("/api/v1/session/language", put(set_language))
         .route("/api/v1/session/password", post(change_password))
+        .route("/api/v1/session/oidc", get(oidc::describe))
+        .route("/api/v1/session/oidc/start", get(oidc::start))
+        .route("/api/v1/session/oidc/callback", get(oidc::callback))
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,10 +54,17 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 }
 
 /// Reverse proxies whose `X-Forwarded-For` is believed (an `axum::Extension` on the
-/// router; absent means none). From anyone else the header is client-forgeable, so the
-/// connection's peer address is the source.
+/// router; absent means none): addresses or networks (`10.0.0.7/32`, `10.1.0.0/16`).
+/// From anyone else the header is client-forgeable, so the connection's peer address is
+/// the source.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(pub Vec<IpAddr>);
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
 
 /// The client's address as seen through trusted proxies: the peer, or, when the peer is
 /// a trusted proxy, the rightmost `X-Forwarded-For` entry that is not one (entries left
@@ -65,7 +78,7 @@ pub(crate) fn client_address(
     let Some(peer) = peer.map(|peer| peer.ip().to_canonical()) else {
         return "unknown".to_owned();
     };
-    if !trusted.0.contains(&peer) {
+    if !trusted.contains(&peer) {
         return peer.to_string();
     }
     let mut client = peer;
@@ -80,7 +93,7 @@ pub(crate) fn client_address(
         match hop.trim().parse::<IpAddr>() {
             Ok(ip) => {
                 client = ip.to_canonical();
-                if !trusted.0.contains(&client) {
+                if !trusted.contains(&client) {
                     break;
                 }
             }

@@ -1,12 +1,15 @@
 //! A TAXII 2.1 server (OASIS TAXII 2.1, CS01) for partner organisations: discovery at
-//! `/taxii2/`, one API root (`/taxii2/sentinella/`), collections, objects with
-//! `added_after`/`limit`/`next` pagination and `match[id|type|version|spec_version]`
-//! filters, manifests, versions, and POST of objects with status resources.
+//! `/taxii2/`, one API root (`/taxii2/sentinella/`), the configured collections (see
+//! [`Collection`]), objects with `added_after`/`limit`/`next` pagination and
+//! `match[id|type|version|spec_version]` filters, manifests, versions, POST of objects with
+//! status resources, and DELETE of a partner's own objects (§5.7).
 //!
 //! Partners authenticate with HTTP Basic (their own credentials, checked here, not by the
-//! console's middleware, which lets `/taxii2/` through). TLP is enforced on every read:
-//! a partner sees only objects whose TLP its clearance covers, never TLP:RED, and
-//! withheld objects are indistinguishable from absent ones.
+//! console's middleware, which lets `/taxii2/` through), and see only the collections they
+//! list. TLP is enforced on every read: a partner sees only objects whose TLP its clearance
+//! covers, never TLP:RED, and withheld objects are indistinguishable from absent ones.
+//! Objects a partner writes are credited to it as their source and belong to the
+//! collection they were written to ([`Collection::written_tag`]).
 
 use std::sync::Arc;
 
@@ -19,19 +22,22 @@ use base64::Engine as _;
 use bytes::Bytes;
 use intel::export::{stix_indicator, stix_pattern_indicator};
 use intel::{ImportOptions, Tlp};
+use intel_store::IntelStore;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::AppState;
-use crate::threat_intel::{IntelState, PartnerAccount, constant_time_eq};
+use crate::threat_intel::{Collection, IntelState, PartnerAccount, constant_time_eq};
 
 /// The TAXII 2.1 media type.
 pub const MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
 /// The one API root.
 pub const API_ROOT: &str = "sentinella";
-/// The collection of indicators.
+/// The default collection (every indicator), when none is configured.
 pub const INDICATORS_COLLECTION: &str = "indicators";
+/// Tags naming the collection an object was written to ([`Collection::written_tag`]).
+pub const COLLECTION_TAG_PREFIX: &str = "taxii:";
 /// Largest POST body accepted.
 const MAX_CONTENT_LENGTH: usize = 10 * 1024 * 1024;
 /// Most objects per page.
@@ -58,7 +64,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/taxii2/{root}/collections/{id}/objects/{object_id}/",
-            get(object),
+            get(object).delete(delete_object),
         )
         .route(
             "/taxii2/{root}/collections/{id}/objects/{object_id}/versions/",
@@ -235,27 +241,43 @@ async fn api_root(
     )
 }
 
-fn collection_info(partner: &PartnerAccount, name: &str) -> Option<Value> {
-    if name != INDICATORS_COLLECTION || !partner.partner.collections.iter().any(|c| c == name) {
-        return None;
-    }
-    Some(json!({
-        "id": collection_id(name),
-        "title": "Indicators",
-        "description": format!("Indicators shared with {} up to {}", partner.partner.name, partner.partner.max_tlp.label()),
-        "can_read": true,
-        "can_write": true,
-        "media_types": ["application/stix+json;version=2.1"],
-    }))
+fn lists(partner: &PartnerAccount, collection: &Collection) -> bool {
+    partner.partner.collections.contains(&collection.name)
 }
 
-/// The collection `id` names, if the partner may use it.
-fn find_collection(partner: &PartnerAccount, id: &str) -> Result<&'static str, TaxiiError> {
-    [INDICATORS_COLLECTION]
-        .into_iter()
-        .find(|name| {
-            collection_id(name) == id && partner.partner.collections.iter().any(|c| c == name)
-        })
+fn collection_info(partner: &PartnerAccount, collection: &Collection) -> Value {
+    // The partner's clearance caps what it reads of the collection.
+    let reads_up_to = collection
+        .max_tlp
+        .min(partner.partner.max_tlp)
+        .min(Tlp::AmberStrict);
+    let description = if collection.description.is_empty() {
+        collection.title.clone()
+    } else {
+        collection.description.clone()
+    };
+    json!({
+        "id": collection_id(&collection.name),
+        "title": collection.title,
+        "description": format!("{description} (shared with {} up to {})", partner.partner.name, reads_up_to.label()),
+        "alias": collection.name,
+        "can_read": true,
+        "can_write": collection.writable,
+        "media_types": ["application/stix+json;version=2.1"],
+    })
+}
+
+/// The collection `id` names, if the partner may use it (otherwise 404, as for one that
+/// does not exist).
+fn find_collection<'a>(
+    intel: &'a IntelState,
+    partner: &PartnerAccount,
+    id: &str,
+) -> Result<&'a Collection, TaxiiError> {
+    intel
+        .collections
+        .iter()
+        .find(|c| collection_id(&c.name) == id && lists(partner, c))
         .ok_or_else(|| fail(StatusCode::NOT_FOUND, "Not Found", "no such collection"))
 }
 
@@ -268,9 +290,11 @@ async fn collections(
         Ok(partner) => partner,
         Err(response) => return response.into_response(),
     };
-    let list: Vec<Value> = [INDICATORS_COLLECTION]
-        .into_iter()
-        .filter_map(|name| collection_info(partner, name))
+    let list: Vec<Value> = intel
+        .collections
+        .iter()
+        .filter(|c| lists(partner, c))
+        .map(|c| collection_info(partner, c))
         .collect();
     taxii(StatusCode::OK, json!({"collections": list}))
 }
@@ -284,81 +308,207 @@ async fn collection(
         Ok(partner) => partner,
         Err(response) => return response.into_response(),
     };
-    match find_collection(partner, &id) {
-        Ok(name) => taxii(
-            StatusCode::OK,
-            collection_info(partner, name).expect("found above"),
-        ),
+    match find_collection(&intel, partner, &id) {
+        Ok(collection) => taxii(StatusCode::OK, collection_info(partner, collection)),
         Err(response) => response.into_response(),
     }
 }
 
-/// One object version as the collection holds it.
-struct Entry {
-    id: String,
-    version: Timestamp,
-    date_added: Timestamp,
-    object: Value,
+/// What an entry is, so that its STIX object can be built once it is on the page served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Indicator,
+    Pattern,
+    /// Our sightings of an indicator the partner gave us.
+    Sighting,
 }
 
-/// Every object the partner may read, oldest first. TLP decides here, once, for every
-/// read path (objects, object, versions, manifest).
-fn readable(intel: &IntelState, partner: &PartnerAccount) -> Vec<Entry> {
-    let store = intel.lock();
-    let now = Timestamp::now();
-    let clearance = partner.partner.max_tlp;
-    let mut entries: Vec<Entry> = store
-        .set()
-        .indicators()
-        .iter()
+impl EntryKind {
+    fn stix_type(self) -> &'static str {
+        match self {
+            EntryKind::Indicator | EntryKind::Pattern => "indicator",
+            EntryKind::Sighting => "sighting",
+        }
+    }
+}
+
+/// One object version as the collection holds it. Its STIX form is built only for the
+/// page served: building it for every object of a large collection on every page cost
+/// seconds per page.
+struct Entry {
+    id: String,
+    kind: EntryKind,
+    /// For a sighting, the indicator it is of.
+    sighting_of: Option<String>,
+    version: Timestamp,
+    date_added: Timestamp,
+}
+
+/// What a partner cleared up to `clearance` may read of `collection`, at `now`. TLP decides
+/// here, for every read path (objects, object, versions, manifest), when the entries are
+/// listed and again when their objects are built.
+struct Reader<'a> {
+    partner: &'a PartnerAccount,
+    collection: &'a Collection,
+    now: Timestamp,
+}
+
+impl Reader<'_> {
+    fn reads_indicator(&self, indicator: &intel::Indicator) -> bool {
         // Withdrawn ones stay, as revoked versions: partners drop them too.
-        .filter(|i| (i.is_active(now) || i.withdrawn) && i.tlp.shareable_with(clearance))
-        .map(|i| Entry {
-            id: i.id.clone(),
-            version: millis(i.modified),
-            date_added: micros(i.modified),
-            object: stix_indicator(i),
-        })
-        .chain(
-            store
-                .set()
-                .patterns()
-                .filter(|p| {
-                    p.tlp.shareable_with(clearance) && p.valid_until.is_none_or(|until| now < until)
-                })
-                .map(|p| Entry {
-                    id: p.id.clone(),
-                    version: millis(p.modified),
-                    date_added: micros(p.modified),
-                    object: stix_pattern_indicator(p),
-                }),
-        )
-        .collect();
-    // Sightings go back to the source: a partner sees our sightings of the indicators it
-    // gave us (its name among the sources), under the indicator's TLP.
-    entries.extend(
-        store
-            .set()
-            .indicators()
-            .iter()
-            .filter(|i| i.sightings > 0 && i.sources.contains(&partner.partner.name))
-            .filter(|i| i.is_active(now) && i.tlp.shareable_with(clearance))
-            .map(|i| {
-                let last = i.last_seen.unwrap_or(i.modified);
-                Entry {
-                    id: intel::derived_id("sighting", &format!("sentinella-sighting:{}", i.id)),
-                    version: millis(last),
-                    date_added: micros(last),
-                    object: sighting_object(i, last),
-                }
-            }),
-    );
+        (indicator.is_active(self.now) || indicator.withdrawn)
+            && indicator.tlp.shareable_with(self.partner.partner.max_tlp)
+            && self.collection.holds(indicator)
+    }
+
+    fn reads_pattern(&self, pattern: &intel::PatternIndicator) -> bool {
+        pattern.tlp.shareable_with(self.partner.partner.max_tlp)
+            && pattern.valid_until.is_none_or(|until| self.now < until)
+            && self.collection.holds_pattern(pattern)
+    }
+
+    /// Sightings go back to the source: a partner sees our sightings of the indicators it
+    /// gave us (its name among the sources), under the indicator's TLP.
+    fn reads_sighting_of(&self, indicator: &intel::Indicator) -> bool {
+        indicator.sightings > 0
+            && indicator.sources.contains(&self.partner.partner.name)
+            && indicator.is_active(self.now)
+            && indicator.tlp.shareable_with(self.partner.partner.max_tlp)
+            && self.collection.holds(indicator)
+    }
+
+    fn indicator_entry(indicator: &intel::Indicator) -> Entry {
+        Entry {
+            id: indicator.id.clone(),
+            kind: EntryKind::Indicator,
+            sighting_of: None,
+            version: millis(indicator.modified),
+            date_added: micros(indicator.modified),
+        }
+    }
+
+    fn pattern_entry(pattern: &intel::PatternIndicator) -> Entry {
+        Entry {
+            id: pattern.id.clone(),
+            kind: EntryKind::Pattern,
+            sighting_of: None,
+            version: millis(pattern.modified),
+            date_added: micros(pattern.modified),
+        }
+    }
+
+    fn sighting_entry(indicator: &intel::Indicator) -> Entry {
+        let last = indicator.last_seen.unwrap_or(indicator.modified);
+        Entry {
+            id: sighting_id(indicator),
+            kind: EntryKind::Sighting,
+            sighting_of: Some(indicator.id.clone()),
+            version: millis(last),
+            date_added: micros(last),
+        }
+    }
+
+    /// Every object the partner may read, oldest first.
+    fn entries(&self, store: &IntelStore) -> Vec<Entry> {
+        let set = store.set();
+        let mut entries = Vec::new();
+        for indicator in set.indicators() {
+            if self.reads_indicator(&indicator) {
+                entries.push(Self::indicator_entry(&indicator));
+            }
+            if self.reads_sighting_of(&indicator) {
+                entries.push(Self::sighting_entry(&indicator));
+            }
+        }
+        entries.extend(
+            set.patterns()
+                .filter(|p| self.reads_pattern(p))
+                .map(Self::pattern_entry),
+        );
+        sort(&mut entries);
+        entries
+    }
+
+    /// The versions of one object the partner may read (found by id, not by a scan).
+    fn entries_of(&self, store: &IntelStore, object_id: &str) -> Vec<Entry> {
+        let set = store.set();
+        let mut entries = Vec::new();
+        if let Some(indicator) = set.get_by_id(object_id)
+            && self.reads_indicator(&indicator)
+        {
+            entries.push(Self::indicator_entry(&indicator));
+        }
+        entries.extend(
+            set.patterns()
+                .filter(|p| p.id == object_id && self.reads_pattern(p))
+                .map(Self::pattern_entry),
+        );
+        if object_id.starts_with("sighting--") {
+            entries.extend(
+                set.indicators()
+                    .filter(|i| self.reads_sighting_of(i) && sighting_id(i) == object_id)
+                    .map(|i| Self::sighting_entry(&i)),
+            );
+        }
+        sort(&mut entries);
+        entries
+    }
+
+    /// The STIX objects of `page`, checked again (same lock, same rules).
+    fn objects(&self, store: &IntelStore, page: &[Entry]) -> Vec<Value> {
+        let set = store.set();
+        page.iter()
+            .filter_map(|entry| match entry.kind {
+                EntryKind::Indicator => set
+                    .get_by_id(&entry.id)
+                    .filter(|i| self.reads_indicator(i))
+                    .map(|i| without_collection_tags(stix_indicator(&i))),
+                EntryKind::Pattern => set
+                    .patterns()
+                    .find(|p| p.id == entry.id)
+                    .filter(|p| self.reads_pattern(p))
+                    .map(stix_pattern_indicator),
+                EntryKind::Sighting => entry
+                    .sighting_of
+                    .as_deref()
+                    .and_then(|of| set.get_by_id(of))
+                    .filter(|i| self.reads_sighting_of(i))
+                    .map(|i| {
+                        let last = i.last_seen.unwrap_or(i.modified);
+                        sighting_object(&i, last)
+                    }),
+            })
+            .collect()
+    }
+}
+
+fn sort(entries: &mut [Entry]) {
     entries.sort_by(|a, b| {
         a.date_added
             .cmp(&b.date_added)
             .then_with(|| a.id.cmp(&b.id))
     });
-    entries
+}
+
+fn sighting_id(indicator: &intel::Indicator) -> String {
+    intel::derived_id("sighting", &format!("sentinella-sighting:{}", indicator.id))
+}
+
+/// Drops the tags recording which collection an object was written to: partners of other
+/// collections do not learn their names.
+fn without_collection_tags(mut object: Value) -> Value {
+    if let Some(map) = object.as_object_mut()
+        && let Some(Value::Array(labels)) = map.get_mut("labels")
+    {
+        labels.retain(|l| {
+            !l.as_str()
+                .is_some_and(|l| l.starts_with(COLLECTION_TAG_PREFIX))
+        });
+        if labels.is_empty() {
+            map.remove("labels");
+        }
+    }
+    object
 }
 
 /// Versions are the objects' `modified`, which STIX exports write to the millisecond.
@@ -377,7 +527,7 @@ fn sighting_object(indicator: &intel::Indicator, last: Timestamp) -> Value {
     json!({
         "type": "sighting",
         "spec_version": "2.1",
-        "id": intel::derived_id("sighting", &format!("sentinella-sighting:{}", indicator.id)),
+        "id": sighting_id(indicator),
         "created": version_time(millis(last)),
         "modified": version_time(millis(last)),
         "sighting_of_ref": indicator.id,
@@ -420,12 +570,13 @@ fn filter(entries: Vec<Entry>, params: &Params) -> Result<Vec<Entry>, TaxiiError
         .filter(|e| {
             types
                 .as_ref()
-                .is_none_or(|types| types.iter().any(|t| e.object["type"] == t.as_str()))
+                .is_none_or(|types| types.iter().any(|t| e.kind.stix_type() == t))
         })
-        .filter(|e| {
+        // Every object served is STIX 2.1.
+        .filter(|_| {
             spec_versions
                 .as_ref()
-                .is_none_or(|v| v.iter().any(|v| e.object["spec_version"] == v.as_str()))
+                .is_none_or(|v| v.iter().any(|v| v == "2.1"))
         })
         .filter(|e| {
             // One version per object is held: `last`, `first` and `all` all select it.
@@ -482,16 +633,42 @@ fn with_date_headers(mut response: Response, page: &[Entry]) -> Response {
     response
 }
 
-fn read_entries(
-    intel: &IntelState,
+/// A read request checked (credentials, collection) and the store locked for it.
+struct Read<'a> {
+    store: std::sync::MutexGuard<'a, IntelStore>,
+    reader: Reader<'a>,
+}
+
+fn start_read<'a>(
+    intel: &'a IntelState,
+    headers: &HeaderMap,
+    root: &str,
+    id: &str,
+) -> Result<Read<'a>, TaxiiError> {
+    let partner = check(intel, headers, Some(root))?;
+    let collection = find_collection(intel, partner, id)?;
+    Ok(Read {
+        store: intel.lock(),
+        reader: Reader {
+            partner,
+            collection,
+            now: Timestamp::now(),
+        },
+    })
+}
+
+/// The page of entries a collection request asks for, with the read it came from.
+fn read_page<'a>(
+    intel: &'a IntelState,
     headers: &HeaderMap,
     root: &str,
     id: &str,
     params: &Params,
-) -> Result<Vec<Entry>, TaxiiError> {
-    let partner = check(intel, headers, Some(root))?;
-    find_collection(partner, id)?;
-    filter(readable(intel, partner), params)
+) -> Result<(Read<'a>, Vec<Entry>, Option<String>), TaxiiError> {
+    let read = start_read(intel, headers, root, id)?;
+    let entries = filter(read.reader.entries(&read.store), params)?;
+    let (page, next) = page(entries, params)?;
+    Ok((read, page, next))
 }
 
 async fn objects(
@@ -500,13 +677,12 @@ async fn objects(
     Path((root, id)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Response {
-    let result = read_entries(&intel, &headers, &root, &id, &params)
-        .and_then(|entries| page(entries, &params));
-    let (page, next) = match result {
-        Ok(page) => page,
+    let (read, page, next) = match read_page(&intel, &headers, &root, &id, &params) {
+        Ok(found) => found,
         Err(response) => return response.into_response(),
     };
-    let objects: Vec<&Value> = page.iter().map(|e| &e.object).collect();
+    let objects = read.reader.objects(&read.store, &page);
+    drop(read);
     let mut body = json!({"more": next.is_some(), "objects": objects});
     if let Some(next) = next {
         body["next"] = json!(next);
@@ -514,40 +690,42 @@ async fn objects(
     with_date_headers(taxii(StatusCode::OK, body), &page)
 }
 
-/// The entries (versions) of one object the caller may read; 404 when there are none,
-/// exactly as for an object that does not exist (withheld objects are not revealed).
-fn object_entries(
-    intel: &IntelState,
+/// The entries (versions) of one object the caller may read, with the read; 404 when there
+/// are none, exactly as for an object that does not exist (withheld objects are not
+/// revealed).
+fn object_entries<'a>(
+    intel: &'a IntelState,
     headers: &HeaderMap,
     root: &str,
     id: &str,
-    object_id: String,
-    params: &mut Params,
-) -> Result<Vec<Entry>, Box<Response>> {
-    params.retain(|(k, _)| k != "match[id]");
-    params.push(("match[id]".into(), object_id));
-    match read_entries(intel, headers, root, id, params) {
-        Ok(entries) if entries.is_empty() => Err(Box::new(error(
+    object_id: &str,
+    params: &Params,
+) -> Result<(Read<'a>, Vec<Entry>), Box<Response>> {
+    let read = start_read(intel, headers, root, id).map_err(|e| Box::new(e.into_response()))?;
+    let entries = read.reader.entries_of(&read.store, object_id);
+    let entries = filter(entries, params).map_err(|e| Box::new(e.into_response()))?;
+    if entries.is_empty() {
+        return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "Not Found",
             "no such object",
-        ))),
-        Ok(entries) => Ok(entries),
-        Err(response) => Err(Box::new(response.into_response())),
+        )));
     }
+    Ok((read, entries))
 }
 
 async fn object(
     Extension(intel): Extension<Arc<IntelState>>,
     headers: HeaderMap,
     Path((root, id, object_id)): Path<(String, String, String)>,
-    Query(mut params): Query<Params>,
+    Query(params): Query<Params>,
 ) -> Response {
-    let entries = match object_entries(&intel, &headers, &root, &id, object_id, &mut params) {
-        Ok(entries) => entries,
+    let (read, entries) = match object_entries(&intel, &headers, &root, &id, &object_id, &params) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
-    let objects: Vec<&Value> = entries.iter().map(|e| &e.object).collect();
+    let objects = read.reader.objects(&read.store, &entries);
+    drop(read);
     with_date_headers(
         taxii(StatusCode::OK, json!({"more": false, "objects": objects})),
         &entries,
@@ -558,12 +736,13 @@ async fn versions(
     Extension(intel): Extension<Arc<IntelState>>,
     headers: HeaderMap,
     Path((root, id, object_id)): Path<(String, String, String)>,
-    Query(mut params): Query<Params>,
+    Query(params): Query<Params>,
 ) -> Response {
-    let entries = match object_entries(&intel, &headers, &root, &id, object_id, &mut params) {
-        Ok(entries) => entries,
+    let (read, entries) = match object_entries(&intel, &headers, &root, &id, &object_id, &params) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
+    drop(read);
     let versions: Vec<String> = entries.iter().map(|e| version_time(e.version)).collect();
     with_date_headers(
         taxii(StatusCode::OK, json!({"more": false, "versions": versions})),
@@ -577,12 +756,11 @@ async fn manifest(
     Path((root, id)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Response {
-    let result = read_entries(&intel, &headers, &root, &id, &params)
-        .and_then(|entries| page(entries, &params));
-    let (page, next) = match result {
-        Ok(page) => page,
+    let (read, page, next) = match read_page(&intel, &headers, &root, &id, &params) {
+        Ok(found) => found,
         Err(response) => return response.into_response(),
     };
+    drop(read);
     let records: Vec<Value> = page
         .iter()
         .map(|e| {
@@ -601,8 +779,10 @@ async fn manifest(
     with_date_headers(taxii(StatusCode::OK, body), &page)
 }
 
-/// POST objects: indicators are imported with the partner as source; their own TLP
-/// markings are kept (unmarked ones are taken as TLP:AMBER, the partner's to widen).
+/// POST objects: indicators are imported with the partner as source, into the collection
+/// (tagged [`Collection::written_tag`]); their own TLP markings are kept (unmarked ones are
+/// taken as TLP:AMBER, the partner's to widen). Objects the collection cannot hold (a kind
+/// or TLP outside its selection) are refused one by one in the status.
 async fn add_objects(
     axum::extract::State(state): axum::extract::State<AppState>,
     Extension(intel): Extension<Arc<IntelState>>,
@@ -614,8 +794,16 @@ async fn add_objects(
         Ok(partner) => partner.clone(),
         Err(response) => return response.into_response(),
     };
-    if let Err(response) = find_collection(&partner, &id) {
-        return response.into_response();
+    let collection = match find_collection(&intel, &partner, &id) {
+        Ok(collection) => collection.clone(),
+        Err(response) => return response.into_response(),
+    };
+    if !collection.writable {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "this collection is read-only",
+        );
     }
     if body.len() > MAX_CONTENT_LENGTH {
         return error(
@@ -657,10 +845,30 @@ async fn add_objects(
                 failures.push(json!({"id": object_id, "version": version, "message": "this collection holds indicators and sightings only"}));
                 continue;
             }
-            let report = intel::import::stix::import_objects(std::slice::from_ref(object), &options);
-            if report.indicators.is_empty() && report.patterns.is_empty() && report.sightings.is_empty() {
+            let mut report = intel::import::stix::import_objects(std::slice::from_ref(object), &options);
+            if report.indicators.is_empty() && report.patterns.is_empty() && report.sightings.is_empty() && report.revoked.is_empty() {
                 let reason = report.problems.first().map_or("not importable".to_owned(), |p| p.reason.clone());
                 failures.push(json!({"id": object_id, "version": version, "message": reason}));
+                continue;
+            }
+            // Credited to the partner whatever the object claims, and held by this collection.
+            let (written, source) = (collection.written_tag(), &partner.partner.name);
+            for indicator in &mut report.indicators {
+                indicator.sources = vec![source.clone()];
+                indicator.tags.push(written.clone());
+            }
+            for pattern in &mut report.patterns {
+                pattern.sources = vec![source.clone()];
+                pattern.tags.push(written.clone());
+            }
+            for revoked in &mut report.revoked {
+                revoked.2 = source.clone();
+            }
+            let fits = report.indicators.iter().all(|i| collection.holds(i))
+                && report.patterns.iter().all(|p| collection.holds_pattern(p));
+            if !fits {
+                failures.push(json!({"id": object_id, "version": version,
+                    "message": format!("outside the selection of collection {} (indicator kinds or TLP)", collection.name)}));
                 continue;
             }
             successes.push(json!({"id": object_id, "version": version}));
@@ -711,6 +919,138 @@ async fn add_objects(
         }
     }
     taxii(StatusCode::ACCEPTED, status)
+}
+
+/// What a DELETE withdraws.
+enum Withdrawal {
+    /// The partner's report of a value (the indicator is withdrawn when no other source
+    /// reports it).
+    Indicator(intel::IndicatorKind, String),
+    /// A pattern-only indicator, ended now.
+    Pattern(Box<intel::PatternIndicator>),
+}
+
+/// The object `object_id` of `collection` that `partner` may delete: its own (it is among
+/// the sources), still in force. Someone else's object it can read is 403; one it cannot
+/// read, or that does not exist, 404 (withheld objects are not revealed).
+fn deletable(
+    intel: &IntelState,
+    partner: &PartnerAccount,
+    collection: &Collection,
+    object_id: &str,
+) -> Result<Withdrawal, TaxiiError> {
+    let not_found = || fail(StatusCode::NOT_FOUND, "Not Found", "no such object");
+    let not_own = || {
+        fail(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "only objects this partner added can be deleted",
+        )
+    };
+    let now = Timestamp::now();
+    let clearance = partner.partner.max_tlp;
+    let store = intel.lock();
+    let name = &partner.partner.name;
+    if let Some(indicator) = store.set().get_by_id(object_id) {
+        if !indicator.is_active(now) || !collection.holds(&indicator) {
+            return Err(not_found());
+        }
+        return match (
+            indicator.sources.contains(name),
+            indicator.tlp.shareable_with(clearance),
+        ) {
+            (true, _) => Ok(Withdrawal::Indicator(
+                indicator.kind,
+                indicator.value.clone(),
+            )),
+            (false, true) => Err(not_own()),
+            (false, false) => Err(not_found()),
+        };
+    }
+    let pattern = store
+        .set()
+        .patterns()
+        .find(|p| p.id == object_id)
+        .filter(|p| p.valid_until.is_none_or(|until| now < until) && collection.holds_pattern(p))
+        .ok_or_else(not_found)?;
+    match (
+        pattern.sources.contains(name),
+        pattern.tlp.shareable_with(clearance),
+    ) {
+        (true, _) => Ok(Withdrawal::Pattern(Box::new(pattern.clone()))),
+        (false, true) => Err(not_own()),
+        (false, false) => Err(not_found()),
+    }
+}
+
+/// DELETE an object (TAXII 2.1 §5.7): a partner with write access to the collection
+/// withdraws an object it added. The indicator stays known, as a revoked version partners
+/// read, and leaves matching and every blocklist on their next refresh.
+async fn delete_object(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Extension(intel): Extension<Arc<IntelState>>,
+    headers: HeaderMap,
+    Path((root, id, object_id)): Path<(String, String, String)>,
+) -> Response {
+    let partner = match check(&intel, &headers, Some(&root)) {
+        Ok(partner) => partner.clone(),
+        Err(response) => return response.into_response(),
+    };
+    let collection = match find_collection(&intel, &partner, &id) {
+        Ok(collection) => collection.clone(),
+        Err(response) => return response.into_response(),
+    };
+    if !collection.writable {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "this collection is read-only",
+        );
+    }
+    let withdrawal = match deletable(&intel, &partner, &collection, &object_id) {
+        Ok(withdrawal) => withdrawal,
+        Err(response) => return response.into_response(),
+    };
+    let intel_for_work = Arc::clone(&intel);
+    let events = Arc::clone(&state.store);
+    let name = partner.partner.name.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let now = Timestamp::now();
+        let mut report = intel::ImportReport::default();
+        match withdrawal {
+            Withdrawal::Indicator(kind, value) => report.revoked.push((kind, value, name)),
+            Withdrawal::Pattern(mut pattern) => {
+                pattern.valid_until = Some(now);
+                pattern.modified = now;
+                report.patterns.push(*pattern);
+            }
+        }
+        intel_for_work.import_report(report, events.as_ref())
+    })
+    .await;
+    match work {
+        Ok(Ok(_)) => {
+            tracing::info!(partner = %partner.partner.name, collection = %collection.name, object = %object_id, "taxii object deleted by its partner");
+            let mut response = StatusCode::OK.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+            response
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "taxii delete not saved");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Error",
+                "object not deleted",
+            )
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Error",
+            "object not deleted",
+        ),
+    }
 }
 
 async fn status(

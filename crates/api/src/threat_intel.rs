@@ -43,6 +43,190 @@ pub struct PartnerAccount {
     pub password_sha256: String,
 }
 
+/// A TAXII collection: a named selection of the indicators, served to the partners that
+/// list it. What a partner reads of it is the selection cut at the partner's clearance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// Name, as partners list it (`indicators`); the TAXII id is derived from it.
+    pub name: String,
+    /// Title shown to partners.
+    pub title: String,
+    /// Description shown to partners.
+    pub description: String,
+    /// Indicators reported by any of these sources; every source when empty.
+    pub sources: Vec<String>,
+    /// Indicators carrying any of these tags; every indicator when empty.
+    pub tags: Vec<String>,
+    /// Indicator kinds held; every kind when empty (then pattern-only indicators too).
+    pub kinds: Vec<IndicatorKind>,
+    /// Most restrictive TLP held.
+    pub max_tlp: Tlp,
+    /// Whether partners that list it may add objects (and withdraw their own).
+    pub writable: bool,
+}
+
+impl Collection {
+    /// The default collection: every indicator, writable.
+    pub fn all_indicators() -> Collection {
+        Collection {
+            name: crate::taxii::INDICATORS_COLLECTION.to_owned(),
+            title: "Indicators".to_owned(),
+            description: "Indicators of compromise".to_owned(),
+            sources: Vec::new(),
+            tags: Vec::new(),
+            kinds: Vec::new(),
+            max_tlp: Tlp::Red,
+            writable: true,
+        }
+    }
+
+    /// The tag objects written into this collection carry: they belong to it whatever its
+    /// source and tag selection says.
+    pub fn written_tag(&self) -> String {
+        format!("{}{}", crate::taxii::COLLECTION_TAG_PREFIX, self.name)
+    }
+
+    fn selects(&self, sources: &[String], tags: &[String]) -> bool {
+        let written = self.written_tag();
+        if tags.contains(&written) {
+            return true;
+        }
+        (self.sources.is_empty() || sources.iter().any(|s| self.sources.contains(s)))
+            && (self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t)))
+    }
+
+    /// Whether the collection holds `indicator` (whoever reads it; TLP clearance aside).
+    pub fn holds(&self, indicator: &intel::Indicator) -> bool {
+        indicator.tlp <= self.max_tlp
+            && (self.kinds.is_empty() || self.kinds.contains(&indicator.kind))
+            && self.selects(&indicator.sources, &indicator.tags)
+    }
+
+    /// Whether the collection holds a pattern-only indicator (not when it selects kinds:
+    /// a pattern has none).
+    pub fn holds_pattern(&self, pattern: &intel::PatternIndicator) -> bool {
+        pattern.tlp <= self.max_tlp
+            && self.kinds.is_empty()
+            && self.selects(&pattern.sources, &pattern.tags)
+    }
+}
+
+/// What one partner would receive from one collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionPreview {
+    /// The collection's name.
+    pub collection: String,
+    /// Whether the partner may write to it.
+    pub writable: bool,
+    /// Indicators it receives from the collection.
+    pub shared: usize,
+    /// Indicators of the collection withheld from it, by TLP.
+    pub withheld: std::collections::BTreeMap<Tlp, usize>,
+}
+
+/// What one partner would receive, over all its collections and per collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharePreview {
+    /// Totals over the partner's collections (an indicator in two collections counts once).
+    pub partner: intel::sharing::PartnerPreview,
+    /// One line per collection the partner lists, in the configured order.
+    pub collections: Vec<CollectionPreview>,
+}
+
+impl SharePreview {
+    /// `14 indicators to CERT-X in collection Y; 3 withheld from CERT-X: 3 TLP:AMBER+STRICT`.
+    pub fn collection_summary(&self, collection: &CollectionPreview) -> String {
+        let partner = &self.partner.partner;
+        let noun = if collection.shared == 1 {
+            "indicator"
+        } else {
+            "indicators"
+        };
+        let mut text = format!(
+            "{} {noun} to {partner} in collection {}",
+            collection.shared, collection.collection
+        );
+        let withheld: usize = collection.withheld.values().sum();
+        if withheld > 0 {
+            let detail: Vec<String> = collection
+                .withheld
+                .iter()
+                .map(|(tlp, n)| format!("{n} {}", tlp.label()))
+                .collect();
+            text.push_str(&format!(
+                "; {withheld} withheld from {partner}: {}",
+                detail.join(", ")
+            ));
+        }
+        text
+    }
+}
+
+/// Who would receive what, per partner and per collection, from what is active at `now`.
+/// TLP decides exactly as the TAXII server does: a partner gets what its clearance covers,
+/// never TLP:RED.
+pub fn share_preview(
+    set: &intel::IndicatorSet,
+    partners: &[intel::sharing::Partner],
+    collections: &[Collection],
+    now: Timestamp,
+) -> Vec<SharePreview> {
+    let all = Selection::up_to(Tlp::Red, now);
+    partners
+        .iter()
+        .map(|partner| {
+            let listed: Vec<&Collection> = collections
+                .iter()
+                .filter(|c| partner.collections.contains(&c.name))
+                .collect();
+            let mut preview = SharePreview {
+                partner: intel::sharing::PartnerPreview {
+                    partner: partner.name.clone(),
+                    max_tlp: partner.max_tlp,
+                    shared: 0,
+                    withheld: std::collections::BTreeMap::new(),
+                },
+                collections: listed
+                    .iter()
+                    .map(|c| CollectionPreview {
+                        collection: c.name.clone(),
+                        writable: c.writable,
+                        shared: 0,
+                        withheld: std::collections::BTreeMap::new(),
+                    })
+                    .collect(),
+            };
+            let mut count = |tlp: Tlp, held: &mut dyn Iterator<Item = usize>| {
+                let shareable = tlp.shareable_with(partner.max_tlp);
+                let mut any = false;
+                for idx in held {
+                    any = true;
+                    let line = &mut preview.collections[idx];
+                    if shareable {
+                        line.shared += 1;
+                    } else {
+                        *line.withheld.entry(tlp).or_default() += 1;
+                    }
+                }
+                if any && shareable {
+                    preview.partner.shared += 1;
+                } else if any {
+                    *preview.partner.withheld.entry(tlp).or_default() += 1;
+                }
+            };
+            for indicator in set.select(&all) {
+                let mut held = (0..listed.len()).filter(|&idx| listed[idx].holds(&indicator));
+                count(indicator.tlp, &mut held);
+            }
+            for pattern in set.select_patterns(&all) {
+                let mut held = (0..listed.len()).filter(|&idx| listed[idx].holds_pattern(pattern));
+                count(pattern.tlp, &mut held);
+            }
+            preview
+        })
+        .collect()
+}
+
 /// Who may fetch blocklists, and what goes into them.
 #[derive(Debug, Clone)]
 pub struct BlocklistSettings {
@@ -60,6 +244,8 @@ pub struct IntelState {
     pub store: Mutex<IntelStore>,
     /// Partners (TAXII, share preview).
     pub partners: Vec<PartnerAccount>,
+    /// TAXII collections (default: one, `indicators`, holding everything).
+    pub collections: Vec<Collection>,
     /// Blocklist access and content.
     pub blocklist: BlocklistSettings,
     /// TLP of imported entries that carry none.
@@ -86,6 +272,7 @@ impl IntelState {
         Self {
             store: Mutex::new(store),
             partners,
+            collections: vec![Collection::all_indicators()],
             blocklist,
             default_tlp,
             retro_window,
@@ -93,6 +280,12 @@ impl IntelState {
             statuses: Mutex::new(std::collections::VecDeque::new()),
             api_max_tlp: Tlp::AmberStrict,
         }
+    }
+
+    /// Serves these TAXII collections instead of the default one.
+    pub fn with_collections(mut self, collections: Vec<Collection>) -> Self {
+        self.collections = collections;
+        self
     }
 
     /// Caps what viewers and analysts read over the API (`[intel] api_max_tlp`); RED is
@@ -172,7 +365,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/intel/withdraw", post(withdraw))
         .route("/api/v1/intel/export/{format}", get(export_get))
         .route("/api/v1/intel/blocklist/{format}", get(blocklist))
-        .route("/api/v1/intel/share-preview", get(share_preview))
+        .route("/api/v1/intel/share-preview", get(preview_route))
         .route("/api/v1/intel/partners", get(partners))
 }
 
@@ -257,7 +450,7 @@ fn retro_match(
         new_ids
             .iter()
             .take(MAX_RETRO_INDICATORS)
-            .filter_map(|id| store.set().get_by_id(id).cloned())
+            .filter_map(|id| store.set().get_by_id(id))
             .filter(|indicator| indicator.is_active(now))
             .collect()
     };
@@ -398,23 +591,50 @@ struct ExportParams {
     max_tlp: Option<String>,
     min_confidence: Option<u8>,
     max_age_days: Option<u32>,
+    /// Only what this TAXII collection holds.
+    collection: Option<String>,
     token: Option<String>,
 }
 
-fn render(intel: &IntelState, format: &str, selection: &Selection) -> Result<Response, ApiError> {
+fn render(
+    intel: &IntelState,
+    format: &str,
+    selection: &Selection,
+    collection: Option<&str>,
+) -> Result<Response, ApiError> {
     let format: Format = format.parse().map_err(bad)?;
+    let collection = collection
+        .map(|name| {
+            intel
+                .collections
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| bad(format!("no collection named {name}")))
+        })
+        .transpose()?;
     let store = intel.lock();
-    let indicators: Vec<&intel::Indicator> = store.set().select(selection).collect();
+    let indicators: Vec<intel::Indicator> = store
+        .set()
+        .select(selection)
+        .filter(|i| collection.is_none_or(|c| c.holds(i)))
+        .collect();
     let patterns: Vec<&intel::PatternIndicator> = match format {
-        Format::Stix => store.set().select_patterns(selection).collect(),
+        Format::Stix => store
+            .set()
+            .select_patterns(selection)
+            .filter(|p| collection.is_none_or(|c| c.holds_pattern(p)))
+            .collect(),
         _ => Vec::new(),
     };
     let body = export::export(format, &indicators, &patterns, selection.now);
+    let count = (indicators.len() + patterns.len()).to_string();
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type()),
             (header::CACHE_CONTROL, "no-store"),
         ],
+        // How many indicators were selected (the CLI reports it).
+        [("x-sentinella-count", count)],
         body,
     )
         .into_response())
@@ -441,7 +661,7 @@ async fn export_get(
 ) -> Result<Response, ApiError> {
     let max_tlp = intel.api_clearance(&caller, params.max_tlp.as_deref())?;
     let selection = selection(&params, max_tlp, 0)?;
-    render(&intel, &format, &selection)
+    render(&intel, &format, &selection, params.collection.as_deref())
 }
 
 /// Blocklists authenticate with their own tokens (devices fetch them); the console's
@@ -476,24 +696,40 @@ async fn blocklist(
     let asked = clearance(params.max_tlp.as_deref(), ceiling)?;
     let mut selection = selection(&params, asked.min(ceiling), intel.blocklist.min_confidence)?;
     selection.min_confidence = selection.min_confidence.max(intel.blocklist.min_confidence);
-    render(&intel, &format, &selection)
+    render(&intel, &format, &selection, params.collection.as_deref())
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn share_preview(Extension(intel): Extension<Arc<IntelState>>) -> Json<Value> {
+fn withheld_json(withheld: &std::collections::BTreeMap<Tlp, usize>) -> Value {
+    let map: serde_json::Map<String, Value> = withheld
+        .iter()
+        .map(|(tlp, n)| (tlp.label().to_owned(), json!(n)))
+        .collect();
+    Value::Object(map)
+}
+
+async fn preview_route(Extension(intel): Extension<Arc<IntelState>>) -> Json<Value> {
     let partners: Vec<intel::sharing::Partner> =
         intel.partners.iter().map(|p| p.partner.clone()).collect();
     let store = intel.lock();
-    let preview = intel::sharing::preview(store.set(), &partners, Timestamp::now());
+    let preview = share_preview(store.set(), &partners, &intel.collections, Timestamp::now());
     let lines: Vec<Value> = preview
         .iter()
         .map(|p| {
-            let withheld: serde_json::Map<String, Value> =
-                p.withheld.iter().map(|(tlp, n)| (tlp.label().to_owned(), json!(n))).collect();
-            json!({"partner": p.partner, "max_tlp": p.max_tlp.label(), "shared": p.shared, "withheld": withheld, "summary": p.to_string()})
+            let collections: Vec<Value> = p
+                .collections
+                .iter()
+                .map(|c| {
+                    json!({"collection": c.collection, "writable": c.writable, "shared": c.shared,
+                           "withheld": withheld_json(&c.withheld), "summary": p.collection_summary(c)})
+                })
+                .collect();
+            json!({"partner": p.partner.partner, "max_tlp": p.partner.max_tlp.label(), "shared": p.partner.shared,
+                   "withheld": withheld_json(&p.partner.withheld), "summary": p.partner.to_string(),
+                   "collections": collections})
         })
         .collect();
     Json(json!({"partners": lines}))
@@ -506,4 +742,105 @@ async fn partners(Extension(intel): Extension<Arc<IntelState>>) -> impl IntoResp
         .map(|p| json!({"name": p.partner.name, "max_tlp": p.partner.max_tlp.label(), "collections": p.partner.collections, "contacts": p.partner.contacts}))
         .collect();
     (StatusCode::OK, Json(json!({"partners": partners})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indicator(kind: IndicatorKind, value: &str, source: &str, tlp: Tlp) -> intel::Indicator {
+        intel::Indicator::new(kind, value, source, tlp).unwrap()
+    }
+
+    fn phishing() -> Collection {
+        Collection {
+            name: "phishing".into(),
+            title: "Phishing".into(),
+            description: String::new(),
+            sources: vec!["phish-desk".into()],
+            tags: Vec::new(),
+            kinds: vec![IndicatorKind::Domain, IndicatorKind::Url],
+            max_tlp: Tlp::Amber,
+            writable: true,
+        }
+    }
+
+    #[test]
+    fn a_collection_holds_its_selection_and_what_was_written_to_it() {
+        let collection = phishing();
+        let held = indicator(
+            IndicatorKind::Domain,
+            "lure.example",
+            "phish-desk",
+            Tlp::Green,
+        );
+        assert!(collection.holds(&held));
+        let other_source = indicator(IndicatorKind::Domain, "x.example", "feodo", Tlp::Green);
+        assert!(!collection.holds(&other_source));
+        let wrong_kind = indicator(IndicatorKind::Ip, "198.51.100.7", "phish-desk", Tlp::Green);
+        assert!(!collection.holds(&wrong_kind));
+        let too_restricted = indicator(
+            IndicatorKind::Domain,
+            "y.example",
+            "phish-desk",
+            Tlp::AmberStrict,
+        );
+        assert!(!collection.holds(&too_restricted));
+        // Written by a partner: held whatever the sources, never beyond kinds and TLP.
+        let mut written = indicator(
+            IndicatorKind::Url,
+            "http://z.example/",
+            "CERT-X",
+            Tlp::Amber,
+        );
+        written.tags.push(collection.written_tag());
+        assert!(collection.holds(&written));
+        written.tlp = Tlp::Red;
+        assert!(!collection.holds(&written));
+        let mut tagged = phishing();
+        tagged.sources.clear();
+        tagged.tags = vec!["campaign-7".into()];
+        let mut in_campaign = indicator(IndicatorKind::Domain, "c7.example", "any", Tlp::Clear);
+        assert!(!tagged.holds(&in_campaign));
+        in_campaign.tags.push("campaign-7".into());
+        assert!(tagged.holds(&in_campaign));
+    }
+
+    #[test]
+    fn the_preview_counts_per_partner_and_collection_as_taxii_serves() {
+        let mut set = intel::IndicatorSet::new();
+        for (value, source, tlp) in [
+            ("a.example", "phish-desk", Tlp::Clear),
+            ("b.example", "phish-desk", Tlp::Amber),
+            ("c.example", "phish-desk", Tlp::AmberStrict),
+            ("d.example", "feodo", Tlp::Red),
+        ] {
+            set.insert(indicator(IndicatorKind::Domain, value, source, tlp));
+        }
+        let partner = intel::sharing::Partner {
+            name: "CERT-X".into(),
+            max_tlp: Tlp::Green,
+            collections: vec!["indicators".into(), "phishing".into()],
+            contacts: Vec::new(),
+        };
+        let collections = [Collection::all_indicators(), phishing()];
+        let previews = share_preview(&set, &[partner], &collections, Timestamp::now());
+        let preview = &previews[0];
+        assert_eq!(
+            preview.partner.to_string(),
+            "1 indicators to CERT-X (cleared up to TLP:GREEN); 3 withheld from CERT-X: 1 TLP:AMBER, 1 TLP:AMBER+STRICT, 1 TLP:RED"
+        );
+        let lines: Vec<String> = preview
+            .collections
+            .iter()
+            .map(|c| preview.collection_summary(c))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "1 indicator to CERT-X in collection indicators; 3 withheld from CERT-X: 1 TLP:AMBER, 1 TLP:AMBER+STRICT, 1 TLP:RED",
+                "1 indicator to CERT-X in collection phishing; 1 withheld from CERT-X: 1 TLP:AMBER",
+            ]
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Who may do what, and what they did: local users (argon2id password hashes) with roles,
 //! console sessions with CSRF tokens, lockout after repeated failed sign-ins, personal API
 //! tokens, an append-only audit log, and the triage state of alerts (status, assignee,
-//! comments), which the event store keeps immutably.
+//! comments), which the event store keeps immutably. [`oidc`] adds OpenID Connect sign-in
+//! (the relying party's protocol; the server supplies the HTTP transport).
 //!
 //! Everything lives in one redb file, `DATA_DIR/auth.redb`, opened by one process. Secrets
 //! (session ids, API tokens) are stored only as SHA-256 digests. Time is passed in as unix
@@ -11,7 +12,9 @@
 
 mod error;
 mod model;
+pub mod oidc;
 mod secret;
+mod throttle;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,20 +102,9 @@ pub struct AuthStore {
     /// Verified against when a user does not exist, so unknown names cost as much time
     /// as wrong passwords.
     dummy_hash: String,
-    /// Recent failed sign-ins per source address (in memory: a restart forgets them, as
-    /// it forgets nothing else an attacker could not redo).
-    sources: std::sync::Mutex<HashMap<String, SourceFailures>>,
-}
-
-/// Most source addresses tracked at once; beyond it the stalest are forgotten, so memory
-/// stays bounded under a spray from many addresses.
-const MAX_TRACKED_SOURCES: usize = 100_000;
-
-#[derive(Debug, Clone, Copy)]
-struct SourceFailures {
-    window_start: i64,
-    failures: u32,
-    blocked_until: Option<i64>,
+    /// Recent failed sign-ins and blocks per source address: checked here, kept in the
+    /// `source_throttle` table too so a restart does not lift a block (see `throttle`).
+    sources: std::sync::Mutex<HashMap<String, throttle::SourceState>>,
 }
 
 impl std::fmt::Debug for AuthStore {
@@ -203,13 +195,15 @@ impl AuthStore {
         txn.open_table(AUDIT)?;
         txn.open_table(ALERTS)?;
         txn.open_table(SEARCHES)?;
+        txn.open_table(throttle::SOURCES)?;
         txn.commit()?;
         let dummy_hash = secret::hash_password(&secret::random_hex(16)?)?;
+        let sources = throttle::load(&db)?;
         Ok(AuthStore {
             db,
             policy,
             dummy_hash,
-            sources: std::sync::Mutex::new(HashMap::new()),
+            sources: std::sync::Mutex::new(sources),
         })
     }
 
@@ -275,6 +269,7 @@ impl AuthStore {
             language: None,
             created: now,
             must_change_password,
+            external: None,
         };
         let txn = self.db.begin_write()?;
         {
@@ -478,86 +473,17 @@ impl AuthStore {
         source: &str,
         now: i64,
     ) -> Result<NewSession, AuthError> {
-        if let Some(until) = self.source_blocked(source, now) {
-            self.audit_only(
-                now,
-                name,
-                "sign_in_failed",
-                None,
-                serde_json::json!({"reason": "source_blocked", "source": source}),
-            )?;
+        if let Some(until) = self.refuse_if_blocked(source, name, now)? {
             return Err(AuthError::SourceBlocked { until });
         }
         let result = self.check_sign_in(name, password, source, now);
         if matches!(
             result,
             Err(AuthError::InvalidCredentials | AuthError::Locked { .. })
-        ) && let Some(until) = self.count_source_failure(source, now)
-        {
-            self.audit_only(
-                now,
-                name,
-                "source_blocked",
-                None,
-                serde_json::json!({"source": source, "until": until}),
-            )?;
+        ) {
+            self.count_source_failure(source, name, now)?;
         }
         result
-    }
-
-    /// When `source` is refused, the unix second its block ends.
-    fn source_blocked(&self, source: &str, now: i64) -> Option<i64> {
-        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        sources
-            .get(source)
-            .and_then(|entry| entry.blocked_until)
-            .filter(|until| *until > now)
-    }
-
-    /// Counts a failed sign-in from `source`; returns the block's end when this failure
-    /// starts one.
-    fn count_source_failure(&self, source: &str, now: i64) -> Option<i64> {
-        let policy = &self.policy;
-        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        if sources.len() >= MAX_TRACKED_SOURCES && !sources.contains_key(source) {
-            sources.retain(|_, entry| {
-                entry.blocked_until.is_some_and(|until| until > now)
-                    || entry.window_start + policy.source_window_secs > now
-            });
-            if sources.len() >= MAX_TRACKED_SOURCES {
-                let stalest = sources
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.window_start)
-                    .map(|(key, _)| key.clone());
-                if let Some(key) = stalest {
-                    sources.remove(&key);
-                }
-            }
-        }
-        let entry = sources.entry(source.to_owned()).or_insert(SourceFailures {
-            window_start: now,
-            failures: 0,
-            blocked_until: None,
-        });
-        if entry.window_start + policy.source_window_secs <= now {
-            *entry = SourceFailures {
-                window_start: now,
-                failures: 0,
-                blocked_until: None,
-            };
-        }
-        entry.failures = entry.failures.saturating_add(1);
-        if entry.failures >= policy.max_failed_per_source {
-            let until = now + policy.source_block_secs;
-            // A new window starts when the block ends.
-            *entry = SourceFailures {
-                window_start: until,
-                failures: 0,
-                blocked_until: Some(until),
-            };
-            return Some(until);
-        }
-        None
     }
 
     fn check_sign_in(
@@ -650,25 +576,7 @@ impl AuthStore {
                 }
             }
             Ok(user) => {
-                let id = secret::random_hex(32)?;
-                let csrf = secret::random_hex(32)?;
-                let expires = now + self.policy.session_ttl_secs;
-                {
-                    let mut sessions = txn.open_table(SESSIONS)?;
-                    put_json(
-                        &mut sessions,
-                        &secret::digest(&id),
-                        &SessionRecord {
-                            user: name.to_owned(),
-                            csrf: csrf.clone(),
-                            created: now,
-                            expires,
-                        },
-                    )?;
-                }
-                remove_where(&txn, SESSIONS, |json| {
-                    serde_json::from_str::<SessionRecord>(json).is_ok_and(|s| s.expires <= now)
-                })?;
+                let session = self.open_session(&txn, user, now)?;
                 append_audit(
                     &txn,
                     now,
@@ -678,14 +586,44 @@ impl AuthStore {
                     serde_json::json!({"source": source}),
                 )?;
                 txn.commit()?;
-                Ok(NewSession {
-                    id,
-                    csrf,
-                    expires,
-                    user,
-                })
+                Ok(session)
             }
         }
+    }
+
+    /// Stores a new session for `user` in `txn` (a fresh random id every time, so an id
+    /// planted before sign-in is worthless) and drops expired ones.
+    fn open_session(
+        &self,
+        txn: &redb::WriteTransaction,
+        user: UserInfo,
+        now: i64,
+    ) -> Result<NewSession, AuthError> {
+        let id = secret::random_hex(32)?;
+        let csrf = secret::random_hex(32)?;
+        let expires = now + self.policy.session_ttl_secs;
+        {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            put_json(
+                &mut sessions,
+                &secret::digest(&id),
+                &SessionRecord {
+                    user: user.name.clone(),
+                    csrf: csrf.clone(),
+                    created: now,
+                    expires,
+                },
+            )?;
+        }
+        remove_where(txn, SESSIONS, |json| {
+            serde_json::from_str::<SessionRecord>(json).is_ok_and(|s| s.expires <= now)
+        })?;
+        Ok(NewSession {
+            id,
+            csrf,
+            expires,
+            user,
+        })
     }
 
     /// The principal behind a session cookie, if the session is live and its user enabled.

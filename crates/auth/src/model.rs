@@ -64,6 +64,9 @@ pub(crate) struct UserRecord {
     /// Set for the first admin's one-time password.
     #[serde(default)]
     pub must_change_password: bool,
+    /// The OpenID Provider account this user is bound to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<crate::oidc::ExternalIdentity>,
 }
 
 impl UserRecord {

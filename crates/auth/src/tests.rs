@@ -413,3 +413,98 @@ fn source_failures_outside_the_window_do_not_add_up() {
         Err(AuthError::SourceBlocked { .. })
     ));
 }
+
+fn spray_policy() -> AuthPolicy {
+    AuthPolicy {
+        max_failed_per_source: 3,
+        source_window_secs: 600,
+        source_block_secs: 300,
+        ..AuthPolicy::recommended()
+    }
+}
+
+#[test]
+fn source_blocks_and_counts_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.redb");
+    {
+        let store = AuthStore::open(&path, spray_policy()).unwrap();
+        // Two failures from one address, three from another (blocked).
+        for _ in 0..2 {
+            let _ = store.sign_in("nobody", "x", "192.0.2.1", NOW);
+        }
+        for _ in 0..3 {
+            let _ = store.sign_in("nobody", "x", "192.0.2.2", NOW);
+        }
+    }
+    let store = AuthStore::open(&path, spray_policy()).unwrap();
+    store
+        .add_user("carla", Role::Analyst, PASSWORD, "test", NOW)
+        .unwrap();
+    assert!(matches!(
+        store.sign_in("carla", PASSWORD, "192.0.2.2", NOW + 1),
+        Err(AuthError::SourceBlocked { until }) if until == NOW + 300
+    ));
+    // The first address's two failures were remembered: one more blocks it.
+    let _ = store.sign_in("nobody", "x", "192.0.2.1", NOW + 2);
+    assert!(matches!(
+        store.sign_in("carla", PASSWORD, "192.0.2.1", NOW + 3),
+        Err(AuthError::SourceBlocked { .. })
+    ));
+    store
+        .sign_in("carla", PASSWORD, "198.51.100.1", NOW + 3)
+        .unwrap();
+}
+
+#[test]
+fn refusals_of_a_blocked_source_are_audited_in_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuthStore::open(&dir.path().join("auth.redb"), spray_policy()).unwrap();
+    for _ in 0..3 {
+        let _ = store.sign_in("nobody", "x", "192.0.2.7", NOW);
+    }
+    let before = store.audit_log(None, 10_000).unwrap().len();
+    // An attacker keeps hammering the blocked address with many names.
+    for n in 0..1_500 {
+        let name = format!("user{}", n % 20);
+        assert!(matches!(
+            store.sign_in(&name, "x", "192.0.2.7", NOW + 1 + n / 10),
+            Err(AuthError::SourceBlocked { .. })
+        ));
+    }
+    let log = store.audit_log(None, 10_000).unwrap();
+    let refusals: Vec<&AuditEntry> = log[..log.len() - before].iter().rev().collect();
+    let counts: Vec<u64> = refusals
+        .iter()
+        .map(|entry| entry.detail["refused"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [1, 10, 100, 1000]);
+    assert!(refusals.iter().all(
+        |entry| entry.action == "sign_in_failed" && entry.detail["reason"] == "source_blocked"
+    ));
+    assert_eq!(refusals[3].detail["names"].as_array().unwrap().len(), 10);
+    // Once the block is over, one summary with the exact count.
+    assert_eq!(store.settle_ended_blocks(NOW + 299).unwrap(), 0);
+    assert_eq!(store.settle_ended_blocks(NOW + 300).unwrap(), 1);
+    assert_eq!(store.settle_ended_blocks(NOW + 301).unwrap(), 0);
+    let summary = &store.audit_log(None, 1).unwrap()[0];
+    assert_eq!(summary.action, "source_block_ended");
+    assert_eq!(summary.detail["refused"], 1_500);
+    assert_eq!(summary.detail["source"], "192.0.2.7");
+    assert_eq!(summary.detail["since"], NOW);
+    // Without the sweep, the next attempt from the address settles it too.
+    for _ in 0..3 {
+        let _ = store.sign_in("nobody", "x", "192.0.2.8", NOW);
+    }
+    let _ = store.sign_in("nobody", "x", "192.0.2.8", NOW + 1);
+    let _ = store.sign_in("nobody", "x", "192.0.2.8", NOW + 400);
+    assert!(
+        store
+            .audit_log(None, 5)
+            .unwrap()
+            .iter()
+            .any(|entry| entry.action == "source_block_ended"
+                && entry.detail["source"] == "192.0.2.8"
+                && entry.detail["refused"] == 1)
+    );
+}

@@ -70,6 +70,39 @@ impl Client {
         read_json(response)
     }
 
+    /// GETs a body that is not JSON (exports), with the value of one response header.
+    pub fn get_bytes(
+        &self,
+        path_and_query: &str,
+        header: &str,
+    ) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+        let mut response = self
+            .agent
+            .get(format!("{}{}", self.base, path_and_query))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .with_context(|| format!("calling {}", self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            // The API's errors are JSON; read_json turns them into the message.
+            return Err(read_json(response)
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("server answered {status}")));
+        }
+        let value = response
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .context("reading the server's answer")?;
+        Ok((bytes, value))
+    }
+
     /// POSTs a body. A 429 (the server's queue is full) is retried with backoff for up
     /// to a minute: the request was not accepted, so resending cannot duplicate.
     pub fn post(

@@ -4,8 +4,12 @@
 //!   events, abuse.ch CSVs and plain lists, into a running server (`/api/v1/intel/import`,
 //!   which also retro-matches) or, when none answers, straight into `DATA_DIR/intel`
 //! - `export --format edl-ip|edl-domain|edl-url|nft|rpz|suricata|stix`: blocklists and
-//!   bundles, filtered by TLP, confidence and age
-//! - `share-preview --config FILE`: who would receive what under the configured partners
+//!   bundles, filtered by TLP, confidence and age, from a running server
+//!   (`/api/v1/intel/export/{format}`, with the caller's token: its role's TLP ceiling
+//!   applies) or, with `--direct`, read straight from `DATA_DIR/intel` (the admin path:
+//!   whoever can read the data directory can read everything anyway)
+//! - `share-preview --config FILE`: who would receive what under the configured partners,
+//!   per collection
 //! - `withdraw KIND VALUE`: a false positive leaves every list on the next refresh
 //! - `check-pattern PATTERN…`: validates STIX 2.1 patterns (one verdict per line)
 
@@ -80,12 +84,18 @@ struct ExportArgs {
     /// Only indicators seen in the last N days.
     #[arg(long)]
     max_age_days: Option<u32>,
+    /// Only what this TAXII collection (`[[intel.collections]]`) holds (through the server).
+    #[arg(long, conflicts_with = "direct")]
+    collection: Option<String>,
     /// Output file [default: stdout].
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Data directory.
-    #[arg(long, default_value = "./sentinella-data")]
-    data_dir: PathBuf,
+    /// Read DATA_DIR/intel directly instead of asking the server: no role or TLP ceiling
+    /// applies, so this is the admin path (it needs read access to the data directory).
+    #[arg(long)]
+    direct: bool,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -341,42 +351,37 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// Reads the set from the data directory (the server replaces the file whole, so reading
-/// it while the server runs is safe).
+/// Reads the set from the data directory (snapshot and change log, as the server leaves
+/// them; reading while it runs is safe).
 fn read_set(data_dir: &Path) -> anyhow::Result<intel::IndicatorSet> {
-    let path = data_dir.join("intel").join(intel_store::INDICATORS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
-    };
-    let (set, problems) = intel::IndicatorSet::from_jsonl(&text);
+    let dir = data_dir.join("intel");
+    let (set, problems) = intel_store::read_set(&dir)
+        .with_context(|| format!("reading the indicators in {}", dir.display()))?;
     for (line, reason) in problems.iter().take(5) {
-        eprintln!("warning: {}:{line}: {reason}", path.display());
+        eprintln!("warning: {}: line {line}: {reason}", dir.display());
     }
     Ok(set)
 }
 
 fn export(args: ExportArgs) -> anyhow::Result<()> {
     let format: intel::export::Format = args.format.parse().map_err(anyhow::Error::msg)?;
-    let set = read_set(&args.data_dir)?;
-    let mut selection = Selection::up_to(args.max_tlp.parse()?, Timestamp::now());
+    let max_tlp: Tlp = args.max_tlp.parse()?;
+    if !args.direct {
+        return export_from_server(&args, max_tlp);
+    }
+    let set = read_set(&args.server.data_dir)?;
+    let mut selection = Selection::up_to(max_tlp, Timestamp::now());
     selection.min_confidence = args.min_confidence;
     selection.max_age = args
         .max_age_days
         .map(|d| jiff::SignedDuration::from_hours(i64::from(d) * 24));
-    let indicators: Vec<&intel::Indicator> = set.select(&selection).collect();
+    let indicators: Vec<intel::Indicator> = set.select(&selection).collect();
     let patterns: Vec<&intel::PatternIndicator> = match format {
         intel::export::Format::Stix => set.select_patterns(&selection).collect(),
         _ => Vec::new(),
     };
     let text = intel::export::export(format, &indicators, &patterns, selection.now);
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => std::io::stdout().write_all(text.as_bytes())?,
-    }
+    write_output(args.output.as_deref(), text.as_bytes())?;
     eprintln!(
         "{} indicators exported (up to {}, confidence ≥ {})",
         indicators.len() + patterns.len(),
@@ -386,28 +391,61 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn write_output(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+        }
+        None => Ok(std::io::stdout().write_all(bytes)?),
+    }
+}
+
+/// The export as the server gives it to the caller's token (its role's TLP ceiling applies).
+fn export_from_server(args: &ExportArgs, max_tlp: Tlp) -> anyhow::Result<()> {
+    if !Client::is_up(&args.server.server) {
+        bail!(
+            "no server answers at {} (--server URL); `--direct` reads {} instead, with no role \
+             or TLP ceiling (the admin path: it needs read access to the data directory)",
+            args.server.server,
+            args.server.data_dir.join("intel").display()
+        );
+    }
+    let client = Client::new(&args.server)?;
+    let mut path = format!(
+        "/api/v1/intel/export/{}?max_tlp={}&min_confidence={}",
+        encode(&args.format),
+        encode(max_tlp.as_str()),
+        args.min_confidence
+    );
+    if let Some(days) = args.max_age_days {
+        path.push_str(&format!("&max_age_days={days}"));
+    }
+    if let Some(collection) = &args.collection {
+        path.push_str(&format!("&collection={}", encode(collection)));
+    }
+    let (bytes, count) = client.get_bytes(&path, "x-sentinella-count")?;
+    write_output(args.output.as_deref(), &bytes)?;
+    eprintln!(
+        "{} indicators exported by {} (up to {max_tlp}, confidence ≥ {})",
+        count.as_deref().unwrap_or("?"),
+        args.server.server,
+        args.min_confidence
+    );
+    Ok(())
+}
+
 fn share_preview(args: PreviewArgs) -> anyhow::Result<()> {
     let config = server::ServerConfig::load(&args.config)?;
     let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
     let set = read_set(&data_dir)?;
-    let partners: Vec<intel::sharing::Partner> = config
-        .intel
-        .partners
-        .iter()
-        .map(|p| {
-            Ok(intel::sharing::Partner {
-                name: p.name.clone(),
-                max_tlp: p.max_tlp.parse()?,
-                collections: p.collections.clone(),
-                contacts: Vec::new(),
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    if partners.is_empty() {
+    if config.intel.partners.is_empty() {
         println!("no partners configured ([[intel.partners]])");
     }
-    for preview in intel::sharing::preview(&set, &partners, Timestamp::now()) {
-        println!("{preview}");
+    for preview in config.intel.share_preview(&set)? {
+        println!("{}", preview.partner);
+        for collection in &preview.collections {
+            println!("  {}", preview.collection_summary(collection));
+        }
     }
     Ok(())
 }

@@ -29,7 +29,8 @@ enum PhishCommand {
 
 #[derive(Debug, clap::Args)]
 struct AnalyzeArgs {
-    /// Files or folders (searched recursively for files).
+    /// Files or folders (searched recursively for files; files in folders that are clearly
+    /// not email messages are skipped, with a note).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// One JSON object per line and message, then a summary object.
@@ -44,6 +45,10 @@ struct AnalyzeArgs {
     /// A folder of YARA rules (`.yar`) run over attachments and the message.
     #[arg(long)]
     yara: Option<PathBuf>,
+    /// Verify DKIM/SPF/DMARC live through this DNS server (`IP` or `IP:port`; repeatable);
+    /// offline (not verified, the receiver's results labelled as such) when absent.
+    #[arg(long = "dns-server", value_name = "ADDR")]
+    dns_servers: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,7 +128,25 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         args.yara.as_deref(),
     )?;
     let files = files_under(&args.paths)?;
+    // Live DNS runs on a small runtime of its own; this thread blocks on each lookup.
+    let (dns, _dns_runtime): (Box<dyn phish::DnsRecords>, _) = if args.dns_servers.is_empty() {
+        (Box::new(OfflineDns), None)
+    } else {
+        let settings =
+            phish::LiveDnsSettings::new(&args.dns_servers, phish::LiveDnsSettings::DEFAULT_TIMEOUT)
+                .context("--dns-server")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let live = {
+            let _enter = runtime.enter();
+            server::phishing::LiveDns::new(&settings)?
+        };
+        (Box::new(live), Some(runtime))
+    };
     let mut counts = [0usize; 3];
+    let mut skipped = 0usize;
     let mut stdout = std::io::stdout().lock();
     for file in &files {
         let raw = match fs::read(file) {
@@ -133,7 +156,20 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let report = analyzer.analyze(&raw, &OfflineDns);
+        // Files found inside a folder that are clearly no email (a licence, a README, a
+        // picture) are skipped and said so; a file named on the command line is analysed.
+        let named = args.paths.contains(file);
+        if !named && !phish::looks_like_message(&raw) {
+            skipped += 1;
+            if args.json {
+                let line = serde_json::json!({"skipped": {"file": file.display().to_string(), "reason": "not an email message"}});
+                writeln!(stdout, "{line}")?;
+            } else {
+                eprintln!("skipped {}: not an email message", file.display());
+            }
+            continue;
+        }
+        let report = analyzer.analyze(&raw, dns.as_ref());
         counts[report.verdict as usize] += 1;
         if args.json {
             let line = serde_json::json!({
@@ -162,14 +198,19 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         }
     }
     let [safe, suspicious, malicious] = counts;
+    let messages = safe + suspicious + malicious;
     if args.json {
-        let summary = serde_json::json!({"summary": {"messages": files.len(), "malicious": malicious, "suspicious": suspicious, "likely_safe": safe}});
+        let summary = serde_json::json!({"summary": {"messages": messages, "malicious": malicious, "suspicious": suspicious, "likely_safe": safe, "skipped": skipped}});
         writeln!(stdout, "{summary}")?;
     } else {
         writeln!(
             stdout,
-            "{} messages: {malicious} malicious, {suspicious} suspicious, {safe} likely safe",
-            files.len()
+            "{messages} messages: {malicious} malicious, {suspicious} suspicious, {safe} likely safe{}",
+            if skipped > 0 {
+                format!(" ({skipped} files skipped: not email messages)")
+            } else {
+                String::new()
+            }
         )?;
     }
     Ok(())

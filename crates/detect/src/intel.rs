@@ -161,8 +161,8 @@ fn ecs_tlp(tlp: Tlp) -> &'static str {
 }
 
 /// The alert for one hit (see the module docs).
-pub fn alert(hit: &Hit<'_>, event: &Event) -> Event {
-    let indicator = hit.indicator;
+pub fn alert(hit: &Hit, event: &Event) -> Event {
+    let indicator = &hit.indicator;
     let mut alert = Event::new();
     alert.insert(
         fields::TIMESTAMP,

@@ -24,6 +24,7 @@
 //! assert!(matcher.lookup_ip("192.0.2.7".parse().unwrap()).is_some());
 //! ```
 
+mod compact;
 mod error;
 pub mod export;
 pub mod import;
@@ -37,11 +38,13 @@ mod warninglist;
 
 pub use error::{ImportError, PatternError};
 pub use import::{ImportOptions, ImportReport};
-pub use matcher::{Hit, Matcher, SharedMatcher, SightingLog};
+pub use matcher::{Found, Hit, Matcher, SharedMatcher, SightingLog};
 pub use model::{Indicator, IndicatorKind, MAX_VALUE_BYTES, PatternIndicator, derived_id};
-pub use set::{IndicatorSet, Inserted, Selection};
+pub use set::{IndicatorSet, Inserted, Selection, StixVersion, VersionOutcome};
 pub use tlp::{Pap, TLP2_EXTENSION_ID, Tlp, UnknownTlp};
 pub use warninglist::{Warninglist, Warninglists};
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;

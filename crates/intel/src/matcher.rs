@@ -1,16 +1,17 @@
-//! The matcher: indicators indexed by kind for constant-time lookups of an event's
-//! observables. IPs by exact address and by prefix length (one hash map per length in
-//! use), domains by name with a walk up the parents for `include_subdomains`, URLs by
-//! normalized form, hashes and emails by value.
+//! The matcher: indicators indexed by kind for lookups of an event's observables. IPs by
+//! exact address and by prefix length (one table per length in use), domains by the hash
+//! of each suffix with a walk up the parents for `include_subdomains`, URLs by normalized
+//! form, hashes by digest bytes, emails and fingerprints by value. The tables hold 32-bit
+//! locators of the set's compact records (shared, not copied); a hit decodes its record.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 use event::{Event, Value};
-use ipnet::IpNet;
 use jiff::Timestamp;
 use rustc_hash::FxHashMap;
 
+use crate::compact::{self, ArenaSnapshot, Head, Locator, ValueRef};
 use crate::model::{Indicator, IndicatorKind, canonical_ip, normalize_url};
 use crate::set::IndicatorSet;
 
@@ -59,26 +60,52 @@ pub const FINGERPRINT_FIELDS: &[(&str, IndicatorKind)] = &[
     ("tls.client.ja4", IndicatorKind::Ja4),
 ];
 
-/// The 128-bit hashes of a domain name's suffixes, each starting at a label (`a.b.c`,
-/// `b.c`, `c`), ASCII case folded, computed in one pass from the right: the matcher's
-/// domain key.
+/// A per-process random seed for the matcher's hashes, so nobody can prepare values that
+/// all land in one bucket.
+fn seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5e4e_u64) | 1
+    })
+}
+
+const K1: u64 = 0x517c_c1b7_2722_0a95;
+
+/// A seeded 64-bit hash of bytes (FxHash-style, 8 bytes a step).
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = seed();
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K1);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K1);
+    }
+    // Final avalanche: the table takes its bucket from the top bits.
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// The 64-bit hashes of a domain name's suffixes, each starting at a label (`a.b.c`,
+/// `b.c`, `c`), ASCII case folded, computed in one pass from the right, with where each
+/// suffix starts: the matcher's domain key (a hit is checked against the stored name).
 #[derive(Default)]
 struct SuffixHashes {
     /// From the TLD up: `stack[0]` is the last label's suffix. Names with more labels than
     /// fit keep the rest in `spill` (hostile or absurd names only).
-    stack: [u128; 32],
-    spill: Vec<u128>,
+    stack: [(u64, u32); 32],
+    spill: Vec<(u64, u32)>,
     depth: usize,
 }
 
 impl SuffixHashes {
     /// Hashes the suffixes of `name`; returns its number of labels.
     fn compute(&mut self, name: &str) -> usize {
-        // Two independent multiplicative hashes (FxHash's and a splitmix constant).
-        const K1: u64 = 0x517c_c1b7_2722_0a95;
-        const K2: u64 = 0x9e37_79b9_7f4a_7c15;
         let bytes = name.as_bytes();
-        let (mut h1, mut h2) = (0u64, 0x243f_6a88_85a3_08d3u64);
+        let mut h = seed();
         let mut end = bytes.len();
         self.depth = 0;
         loop {
@@ -87,18 +114,16 @@ impl SuffixHashes {
                 .rposition(|&b| b == b'.')
                 .map_or(0, |dot| dot + 1);
             // Label separator first, so `ab.c` and `a.bc` differ.
-            h1 = (h1.rotate_left(5) ^ 0x2e).wrapping_mul(K1);
-            h2 = (h2.rotate_left(23) ^ 0x2e).wrapping_mul(K2);
+            h = (h.rotate_left(5) ^ 0x2e).wrapping_mul(K1);
             for &b in &bytes[start..end] {
-                let b = u64::from(b.to_ascii_lowercase());
-                h1 = (h1.rotate_left(5) ^ b).wrapping_mul(K1);
-                h2 = (h2.rotate_left(23) ^ b).wrapping_mul(K2);
+                h = (h.rotate_left(5) ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(K1);
             }
-            let hash = (u128::from(h1) << 64) | u128::from(h2);
+            let mixed = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let entry = (mixed ^ (mixed >> 32), start as u32);
             if self.depth < self.stack.len() {
-                self.stack[self.depth] = hash;
+                self.stack[self.depth] = entry;
             } else {
-                self.spill.push(hash);
+                self.spill.push(entry);
             }
             self.depth += 1;
             if start == 0 {
@@ -108,22 +133,216 @@ impl SuffixHashes {
         }
     }
 
-    /// The hash of the suffix after the `i`-th dot (0: the whole name).
-    fn get(&self, i: usize) -> u128 {
+    /// The hash and start of the suffix after the `i`-th dot (0: the whole name).
+    fn get(&self, i: usize) -> (u64, usize) {
         let from_tld = self.depth - 1 - i;
-        if from_tld < self.stack.len() {
+        let (hash, start) = if from_tld < self.stack.len() {
             self.stack[from_tld]
         } else {
             self.spill[from_tld - self.stack.len()]
+        };
+        (hash, start as usize)
+    }
+}
+
+/// A key of a [`Table`]: mixed into 64 bits whose top bits pick the bucket.
+trait TableKey: Copy + Ord + Default {
+    fn mix(self) -> u64;
+}
+
+impl TableKey for u32 {
+    fn mix(self) -> u64 {
+        (u64::from(self) ^ seed()).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// A 64-bit hash as two 32-bit halves (high first), so a slot is 12 B, not 16.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Hash64([u32; 2]);
+
+impl Hash64 {
+    fn new(hash: u64) -> Self {
+        Hash64([(hash >> 32) as u32, hash as u32])
+    }
+}
+
+impl TableKey for Hash64 {
+    fn mix(self) -> u64 {
+        (u64::from(self.0[0]) << 32) | u64::from(self.0[1])
+    }
+}
+
+impl TableKey for u128 {
+    fn mix(self) -> u64 {
+        (((self >> 64) as u64) ^ (self as u64).rotate_left(29) ^ seed())
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// A slot of a [`Table`]; `locator == EMPTY` marks a free one.
+#[derive(Debug, Clone, Copy)]
+struct Slot<K> {
+    key: K,
+    locator: Locator,
+}
+
+/// No record is ever there (the arena stops short of it).
+const EMPTY: Locator = Locator::MAX;
+
+/// A read-only hash table from keys to record locators, built once: ordered linear
+/// probing. Each entry sits at or after its home slot (the mixed key scaled to the table),
+/// entries in the order of their mixed keys, 11% of the slots free. A lookup reads from
+/// the home slot on, usually one cache line, and stops at a free slot or a larger key.
+/// No per-entry allocation: 8 B a slot for IPv4 keys, 12 B for 64-bit hashes.
+#[derive(Debug, Clone)]
+struct Table<K> {
+    /// Slots used for homes (more may follow: the overflow of the last ones).
+    homes: usize,
+    slots: Vec<Slot<K>>,
+    len: usize,
+    /// One bit per 8–16 slots' worth of keys, set for each key present: most misses are
+    /// answered here, from a bitmap small enough to stay in cache, without touching the
+    /// slots (at 10 million indicators the slots are 150 MB: every probe is a miss of the
+    /// CPU caches and the TLB).
+    filter: Vec<u64>,
+    filter_shift: u32,
+}
+
+impl<K: TableKey> Default for Table<K> {
+    fn default() -> Self {
+        Table {
+            homes: 0,
+            slots: Vec::new(),
+            len: 0,
+            filter: Vec::new(),
+            filter_shift: 64,
         }
+    }
+}
+
+/// The filter bit of a mixed key: other bits than the home slot's.
+fn filter_bit(mixed: u64, shift: u32) -> usize {
+    // An empty table's shift is 64: no bit, and its empty filter answers "absent".
+    mixed
+        .wrapping_mul(0xd6e8_feb8_6659_fd93)
+        .checked_shr(shift)
+        .unwrap_or(0) as usize
+}
+
+fn home(mixed: u64, homes: usize) -> usize {
+    ((u128::from(mixed) * homes as u128) >> 64) as usize
+}
+
+impl<K: TableKey> Table<K> {
+    fn build(mut entries: Vec<(K, Locator)>) -> Self {
+        let len = entries.len();
+        if len == 0 {
+            return Table::default();
+        }
+        // 11% of the slots free: with the filter in front, only hits and one miss in ten
+        // probe, and those rarely walk past one cache line.
+        let homes = len + len / 8 + 1;
+        entries.sort_unstable_by_key(|&(key, _)| (key.mix(), key));
+        let free = Slot {
+            key: K::default(),
+            locator: EMPTY,
+        };
+        let mut slots = vec![free; homes];
+        let mut next = 0;
+        for (key, locator) in entries {
+            debug_assert!(locator != EMPTY);
+            let at = home(key.mix(), homes).max(next);
+            let slot = Slot { key, locator };
+            if at < slots.len() {
+                slots[at] = slot;
+            } else {
+                slots.push(slot);
+            }
+            next = at + 1;
+        }
+        // 8 to 16 bits per key: about one miss in ten gets past it.
+        let filter_bits = (len * 8).next_power_of_two().max(64);
+        let filter_shift = 64 - filter_bits.trailing_zeros();
+        let mut filter = vec![0u64; filter_bits / 64];
+        for slot in &slots {
+            if slot.locator != EMPTY {
+                let bit = filter_bit(slot.key.mix(), filter_shift);
+                filter[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        Table {
+            homes,
+            slots,
+            len,
+            filter,
+            filter_shift,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Locators stored under `key`, in order.
+    fn get(&self, key: K) -> impl Iterator<Item = Locator> + '_ {
+        let mixed = key.mix();
+        let bit = filter_bit(mixed, self.filter_shift);
+        let absent = self
+            .filter
+            .get(bit / 64)
+            .is_none_or(|word| word & (1 << (bit % 64)) == 0);
+        let start = if absent {
+            self.slots.len()
+        } else {
+            home(mixed, self.homes)
+        };
+        // Skip the entries of smaller keys that overflowed into this home.
+        let first = self.slots[start..]
+            .iter()
+            .position(|slot| slot.locator == EMPTY || (slot.key.mix(), slot.key) >= (mixed, key))
+            .map_or(self.slots.len(), |i| start + i);
+        self.slots[first..]
+            .iter()
+            .take_while(move |slot| slot.locator != EMPTY && slot.key == key)
+            .map(|slot| slot.locator)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot<K>>() + self.filter.len() * 8
+    }
+}
+
+/// An indicator a lookup found; decode it with [`Found::indicator`] (lookups themselves
+/// allocate nothing).
+#[derive(Clone, Copy)]
+pub struct Found<'a> {
+    arena: &'a ArenaSnapshot,
+    at: Locator,
+}
+
+impl Found<'_> {
+    /// The whole indicator.
+    pub fn indicator(&self) -> Indicator {
+        compact::decode(self.arena.get(self.at))
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> IndicatorKind {
+        compact::head(self.arena.get(self.at)).kind
+    }
+}
+
+impl std::fmt::Debug for Found<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.indicator().fmt(f)
     }
 }
 
 /// One indicator found in an event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Hit<'a> {
-    /// The indicator.
-    pub indicator: &'a Indicator,
+pub struct Hit {
+    /// The indicator (decoded from its compact record when it was found).
+    pub indicator: Indicator,
     /// The event field it was found in.
     pub field: &'static str,
     /// The field's value.
@@ -132,25 +351,27 @@ pub struct Hit<'a> {
 
 /// Indicators indexed for lookups; build it from an [`IndicatorSet`] with
 /// [`Matcher::new`]. Only indicators active at build time are indexed: rebuild it when
-/// the set changes or an indicator expires.
+/// the set changes or an indicator expires. The records themselves are shared with the
+/// set (its arena's chunks), not copied: the matcher adds only its tables.
 #[derive(Debug, Default)]
 pub struct Matcher {
-    indicators: Vec<std::sync::Arc<Indicator>>,
-    v4_exact: FxHashMap<u32, u32>,
-    v4_nets: Vec<(u8, FxHashMap<u32, u32>)>,
-    v6_exact: FxHashMap<u128, u32>,
-    v6_nets: Vec<(u8, FxHashMap<u128, u32>)>,
-    /// Domains by the 128-bit [`SuffixHashes`] key of their name, with whether they
-    /// include subdomains: a lookup touches no string (a false match would need a 128-bit
-    /// collision).
-    domains: FxHashMap<u128, (u32, bool)>,
+    arena: ArenaSnapshot,
+    len: usize,
+    v4_exact: Table<u32>,
+    /// By prefix length, longest first.
+    v4_nets: Vec<(u8, Table<u32>)>,
+    v6_exact: Table<u128>,
+    v6_nets: Vec<(u8, Table<u128>)>,
+    /// Domains by the hash of their name (see [`SuffixHashes`]).
+    domains: Table<Hash64>,
     /// Bit `n`: some indexed domain has `n` labels (63: 63 or more), for all domains and
     /// for those that include subdomains. A name's suffixes of other depths are not
     /// looked up at all, so most misses cost one probe.
     exact_depths: u64,
     parent_depths: u64,
-    /// By kind (index in [`IndicatorKind::ALL`]): URLs, hashes, emails, fingerprints.
-    values: Vec<FxHashMap<Box<str>, u32>>,
+    /// By kind (index in [`IndicatorKind::ALL`]): URLs, hashes, emails, fingerprints, by
+    /// the hash of their value's bytes (digest bytes for hashes).
+    values: Vec<Table<Hash64>>,
 }
 
 fn kind_slot(kind: IndicatorKind) -> usize {
@@ -160,137 +381,193 @@ fn kind_slot(kind: IndicatorKind) -> usize {
         .expect("every kind is in ALL")
 }
 
+/// Entries of the tables being built.
+#[derive(Default)]
+struct Entries {
+    v4: Vec<(u32, Locator)>,
+    v4_nets: Vec<(u8, Vec<(u32, Locator)>)>,
+    v6: Vec<(u128, Locator)>,
+    v6_nets: Vec<(u8, Vec<(u128, Locator)>)>,
+    domains: Vec<(Hash64, Locator)>,
+    values: Vec<Vec<(Hash64, Locator)>>,
+}
+
+fn by_len<K>(nets: &mut Vec<(u8, Vec<K>)>, len: u8) -> &mut Vec<K> {
+    let slot = match nets.iter().position(|(l, _)| *l == len) {
+        Some(slot) => slot,
+        None => {
+            nets.push((len, Vec::new()));
+            nets.len() - 1
+        }
+    };
+    &mut nets[slot].1
+}
+
 impl Matcher {
     /// Indexes the indicators of `set` active at `now`.
     pub fn new(set: &IndicatorSet, now: Timestamp) -> Matcher {
-        Self::from_indicators(
-            set.indicators()
-                .iter()
-                .filter(|i| i.is_active(now))
-                .cloned(),
-        )
+        Self::build(set, |head| head.is_active(now))
     }
 
-    /// Indexes the given indicators (all of them).
+    /// Indexes the given indicators (all of them, active or not).
     pub fn from_indicators(
         indicators: impl IntoIterator<Item = impl Into<std::sync::Arc<Indicator>>>,
     ) -> Matcher {
-        let mut matcher = Matcher {
-            values: vec![FxHashMap::default(); IndicatorKind::ALL.len()],
-            ..Matcher::default()
-        };
+        let mut set = IndicatorSet::new();
         for indicator in indicators {
             let indicator: std::sync::Arc<Indicator> = indicator.into();
-            let idx =
-                u32::try_from(matcher.indicators.len()).expect("fewer than 4 billion indicators");
-            match indicator.kind {
-                IndicatorKind::Ip => matcher.index_ip(&indicator.value, idx),
-                IndicatorKind::Domain => matcher.index_domain(&indicator, idx),
-                kind => {
-                    matcher.values[kind_slot(kind)]
-                        .insert(indicator.value.clone().into_boxed_str(), idx);
-                }
-            }
-            matcher.indicators.push(indicator);
+            set.insert(std::sync::Arc::unwrap_or_clone(indicator));
         }
+        Self::build(&set, |_| true)
+    }
+
+    fn build(set: &IndicatorSet, indexed: impl Fn(&Head<'_>) -> bool) -> Matcher {
+        let mut entries = Entries {
+            values: vec![Vec::new(); IndicatorKind::ALL.len()],
+            ..Entries::default()
+        };
+        let mut matcher = Matcher::default();
+        for (at, head) in set.heads() {
+            if !indexed(&head) {
+                continue;
+            }
+            let before = matcher.len;
+            match (head.kind, head.value) {
+                (IndicatorKind::Ip, ValueRef::Ip(ip, prefix)) => {
+                    match (canonical_ip(ip), prefix) {
+                        (IpAddr::V4(v4), None) => entries.v4.push((u32::from(v4), at)),
+                        (IpAddr::V6(v6), None) => entries.v6.push((u128::from(v6), at)),
+                        (IpAddr::V4(v4), Some(len)) => {
+                            let mask = if len == 0 {
+                                0
+                            } else {
+                                u32::MAX << (32 - len.min(32))
+                            };
+                            by_len(&mut entries.v4_nets, len).push((u32::from(v4) & mask, at));
+                        }
+                        (IpAddr::V6(v6), Some(len)) => {
+                            let mask = if len == 0 {
+                                0
+                            } else {
+                                u128::MAX << (128 - len.min(128))
+                            };
+                            by_len(&mut entries.v6_nets, len).push((u128::from(v6) & mask, at));
+                        }
+                    }
+                    matcher.len += 1;
+                }
+                (IndicatorKind::Domain, ValueRef::Text(name)) => {
+                    let name = String::from_utf8_lossy(name);
+                    let mut hashes = SuffixHashes::default();
+                    let depth = hashes.compute(&name);
+                    let bit = 1u64 << depth.min(63);
+                    matcher.exact_depths |= bit;
+                    if head.include_subdomains {
+                        matcher.parent_depths |= bit;
+                    }
+                    entries.domains.push((Hash64::new(hashes.get(0).0), at));
+                    matcher.len += 1;
+                }
+                (IndicatorKind::Ip | IndicatorKind::Domain, _) => {}
+                (kind, ValueRef::Binary(bytes) | ValueRef::Text(bytes)) => {
+                    entries.values[kind_slot(kind)].push((Hash64::new(hash_bytes(bytes)), at));
+                    matcher.len += 1;
+                }
+                (_, ValueRef::Ip(..)) => {}
+            }
+            debug_assert!(matcher.len <= before + 1);
+        }
+        matcher.arena = set.arena_snapshot();
+        matcher.v4_exact = Table::build(entries.v4);
+        matcher.v6_exact = Table::build(entries.v6);
+        matcher.v4_nets = entries
+            .v4_nets
+            .into_iter()
+            .map(|(len, nets)| (len, Table::build(nets)))
+            .collect();
+        matcher.v6_nets = entries
+            .v6_nets
+            .into_iter()
+            .map(|(len, nets)| (len, Table::build(nets)))
+            .collect();
         matcher
             .v4_nets
             .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         matcher
             .v6_nets
             .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+        matcher.domains = Table::build(entries.domains);
+        matcher.values = entries.values.into_iter().map(Table::build).collect();
         matcher
-    }
-
-    fn index_domain(&mut self, indicator: &Indicator, idx: u32) {
-        let mut hashes = SuffixHashes::default();
-        let depth = hashes.compute(&indicator.value);
-        let bit = 1u64 << depth.min(63);
-        self.exact_depths |= bit;
-        if indicator.include_subdomains {
-            self.parent_depths |= bit;
-        }
-        self.domains
-            .insert(hashes.get(0), (idx, indicator.include_subdomains));
-    }
-
-    fn index_ip(&mut self, value: &str, idx: u32) {
-        if let Ok(ip) = value.parse::<IpAddr>() {
-            match canonical_ip(ip) {
-                IpAddr::V4(v4) => self.v4_exact.insert(u32::from(v4), idx),
-                IpAddr::V6(v6) => self.v6_exact.insert(u128::from(v6), idx),
-            };
-            return;
-        }
-        match value.parse::<IpNet>() {
-            Ok(IpNet::V4(net)) => {
-                let len = net.prefix_len();
-                let slot = match self.v4_nets.iter().position(|(l, _)| *l == len) {
-                    Some(slot) => slot,
-                    None => {
-                        self.v4_nets.push((len, FxHashMap::default()));
-                        self.v4_nets.len() - 1
-                    }
-                };
-                self.v4_nets[slot].1.insert(u32::from(net.network()), idx);
-            }
-            Ok(IpNet::V6(net)) => {
-                let len = net.prefix_len();
-                let slot = match self.v6_nets.iter().position(|(l, _)| *l == len) {
-                    Some(slot) => slot,
-                    None => {
-                        self.v6_nets.push((len, FxHashMap::default()));
-                        self.v6_nets.len() - 1
-                    }
-                };
-                self.v6_nets[slot].1.insert(u128::from(net.network()), idx);
-            }
-            Err(_) => {}
-        }
     }
 
     /// Number of indicators indexed.
     pub fn len(&self) -> usize {
-        self.indicators.len()
+        self.len
     }
 
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.indicators.is_empty()
+        self.len == 0
+    }
+
+    /// Bytes of the lookup tables (the records are the set's, shared).
+    pub fn table_bytes(&self) -> usize {
+        self.v4_exact.heap_bytes()
+            + self.v6_exact.heap_bytes()
+            + self
+                .v4_nets
+                .iter()
+                .map(|(_, t)| t.heap_bytes())
+                .sum::<usize>()
+            + self
+                .v6_nets
+                .iter()
+                .map(|(_, t)| t.heap_bytes())
+                .sum::<usize>()
+            + self.domains.heap_bytes()
+            + self.values.iter().map(Table::heap_bytes).sum::<usize>()
+    }
+
+    fn found(&self, at: Locator) -> Found<'_> {
+        Found {
+            arena: &self.arena,
+            at,
+        }
     }
 
     /// The indicator for an IP address: the exact address, else the most specific block.
-    pub fn lookup_ip(&self, ip: IpAddr) -> Option<&Indicator> {
-        let idx = match canonical_ip(ip) {
+    pub fn lookup_ip(&self, ip: IpAddr) -> Option<Found<'_>> {
+        let at = match canonical_ip(ip) {
             IpAddr::V4(v4) => {
                 let bits = u32::from(v4);
-                self.v4_exact.get(&bits).copied().or_else(|| {
-                    self.v4_nets.iter().find_map(|(len, map)| {
+                self.v4_exact.get(bits).next().or_else(|| {
+                    self.v4_nets.iter().find_map(|(len, table)| {
                         let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
-                        map.get(&(bits & mask)).copied()
+                        table.get(bits & mask).next()
                     })
                 })
             }
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
-                self.v6_exact.get(&bits).copied().or_else(|| {
-                    self.v6_nets.iter().find_map(|(len, map)| {
+                self.v6_exact.get(bits).next().or_else(|| {
+                    self.v6_nets.iter().find_map(|(len, table)| {
                         let mask = if *len == 0 {
                             0
                         } else {
                             u128::MAX << (128 - len)
                         };
-                        map.get(&(bits & mask)).copied()
+                        table.get(bits & mask).next()
                     })
                 })
             }
         }?;
-        Some(&*self.indicators[idx as usize])
+        Some(self.found(at))
     }
 
     /// The indicator for a domain name: the name itself, else the nearest parent whose
     /// indicator includes subdomains.
-    pub fn lookup_domain(&self, name: &str) -> Option<&Indicator> {
+    pub fn lookup_domain(&self, name: &str) -> Option<Found<'_>> {
         if self.exact_depths == 0 {
             return None;
         }
@@ -298,10 +575,19 @@ impl Matcher {
         // One pass from the right hashes every suffix (`a.b.c`, `b.c`, `c`); no allocation.
         let mut hashes = SuffixHashes::default();
         let depth = hashes.compute(name);
+        let candidate = |i: usize, parent: bool| {
+            let (hash, start) = hashes.get(i);
+            let suffix = &name.as_bytes()[start..];
+            self.domains.get(Hash64::new(hash)).find(|&at| {
+                let (value, include_subdomains) = compact::value_of(self.arena.get(at));
+                (!parent || include_subdomains)
+                    && matches!(value, ValueRef::Text(stored) if stored.eq_ignore_ascii_case(suffix))
+            })
+        };
         if self.exact_depths & (1 << depth.min(63)) != 0
-            && let Some(&(idx, _)) = self.domains.get(&hashes.get(0))
+            && let Some(at) = candidate(0, false)
         {
-            return Some(&*self.indicators[idx as usize]);
+            return Some(self.found(at));
         }
         if self.parent_depths == 0 {
             return None;
@@ -311,8 +597,8 @@ impl Matcher {
             if self.parent_depths & (1 << (depth - i).min(63)) == 0 {
                 continue;
             }
-            if let Some(&(idx, true)) = self.domains.get(&hashes.get(i)) {
-                return Some(&*self.indicators[idx as usize]);
+            if let Some(at) = candidate(i, true) {
+                return Some(self.found(at));
             }
         }
         None
@@ -320,10 +606,27 @@ impl Matcher {
 
     /// The indicator for a value of `kind` (URL, hash, email, fingerprint), normalized
     /// here.
-    pub fn lookup_value(&self, kind: IndicatorKind, value: &str) -> Option<&Indicator> {
-        let map = &self.values[kind_slot(kind)];
-        if map.is_empty() {
+    pub fn lookup_value(&self, kind: IndicatorKind, value: &str) -> Option<Found<'_>> {
+        let table = &self.values[kind_slot(kind)];
+        if table.is_empty() {
             return None;
+        }
+        if kind.is_hash() || kind == IndicatorKind::Ja3 {
+            // Hex digests are stored as their bytes: decode without allocating.
+            let mut digest = [0u8; 64];
+            let bytes = value.as_bytes();
+            if !bytes.len().is_multiple_of(2) || bytes.len() / 2 > digest.len() {
+                return None;
+            }
+            let digest = &mut digest[..bytes.len() / 2];
+            if !compact::unhex_into(bytes, digest) {
+                return None;
+            }
+            let digest = &*digest;
+            let at = table
+                .get(Hash64::new(hash_bytes(digest)))
+                .find(|&at| compact::value_of(self.arena.get(at)).0 == ValueRef::Binary(digest))?;
+            return Some(self.found(at));
         }
         let normalized: Cow<'_, str> = match kind {
             IndicatorKind::Url => Cow::Owned(normalize_url(value).ok()?),
@@ -332,75 +635,76 @@ impl Matcher {
             }
             _ => Cow::Borrowed(value),
         };
-        map.get(normalized.as_ref())
-            .map(|&idx| &*self.indicators[idx as usize])
+        let bytes = normalized.as_bytes();
+        let at = table
+            .get(Hash64::new(hash_bytes(bytes)))
+            .find(|&at| compact::value_of(self.arena.get(at)).0 == ValueRef::Text(bytes))?;
+        Some(self.found(at))
     }
 
     /// Every indicator found in the event's observables (one hit per field and value).
-    pub fn match_event<'a>(&'a self, event: &Event, hits: &mut Vec<Hit<'a>>) {
-        if self.indicators.is_empty() {
+    pub fn match_event(&self, event: &Event, hits: &mut Vec<Hit>) {
+        if self.is_empty() {
             return;
         }
-        for field in IP_FIELDS {
-            for_each_str(event.get(field), |value| {
-                if let Ok(ip) = value.parse::<IpAddr>()
-                    && let Some(indicator) = self.lookup_ip(ip)
-                {
-                    hits.push(Hit {
-                        indicator,
-                        field,
-                        value: value.to_owned(),
-                    });
-                }
+        let mut hit = |found: Found<'_>, field: &'static str, value: &str| {
+            hits.push(Hit {
+                indicator: found.indicator(),
+                field,
+                value: value.to_owned(),
             });
-        }
-        if !self.domains.is_empty() {
-            for field in DOMAIN_FIELDS {
+        };
+        let check_ips = !self.v4_exact.is_empty()
+            || !self.v6_exact.is_empty()
+            || !self.v4_nets.is_empty()
+            || !self.v6_nets.is_empty();
+        if check_ips {
+            for field in IP_FIELDS {
                 for_each_str(event.get(field), |value| {
-                    if let Some(indicator) = self.lookup_domain(value) {
-                        hits.push(Hit {
-                            indicator,
-                            field,
-                            value: value.to_owned(),
-                        });
+                    if let Ok(ip) = value.parse::<IpAddr>()
+                        && let Some(found) = self.lookup_ip(ip)
+                    {
+                        hit(found, field, value);
                     }
                 });
             }
         }
-        let url_kind = IndicatorKind::Url;
-        let check_urls = !self.values[kind_slot(url_kind)].is_empty();
-        for field in URL_FIELDS {
-            for_each_str(event.get(field), |value| {
-                if check_urls && let Some(indicator) = self.lookup_value(url_kind, value) {
-                    hits.push(Hit {
-                        indicator,
-                        field,
-                        value: value.to_owned(),
-                    });
-                }
-            });
+        if !self.domains.is_empty() {
+            for field in DOMAIN_FIELDS {
+                for_each_str(event.get(field), |value| {
+                    if let Some(found) = self.lookup_domain(value) {
+                        hit(found, field, value);
+                    }
+                });
+            }
+        }
+        if !self.values[kind_slot(IndicatorKind::Url)].is_empty() {
+            for field in URL_FIELDS {
+                for_each_str(event.get(field), |value| {
+                    if let Some(found) = self.lookup_value(IndicatorKind::Url, value) {
+                        hit(found, field, value);
+                    }
+                });
+            }
         }
         for (field, kind) in HASH_FIELDS.iter().chain(FINGERPRINT_FIELDS) {
+            if self.values[kind_slot(*kind)].is_empty() {
+                continue;
+            }
             for_each_str(event.get(field), |value| {
-                if let Some(indicator) = self.lookup_value(*kind, value) {
-                    hits.push(Hit {
-                        indicator,
-                        field,
-                        value: value.to_owned(),
-                    });
+                if let Some(found) = self.lookup_value(*kind, value) {
+                    hit(found, field, value);
                 }
             });
         }
-        for field in EMAIL_FIELDS {
-            for_each_str(event.get(field), |value| {
-                if let Some(indicator) = self.lookup_value(IndicatorKind::Email, value) {
-                    hits.push(Hit {
-                        indicator,
-                        field,
-                        value: value.to_owned(),
-                    });
-                }
-            });
+        if !self.values[kind_slot(IndicatorKind::Email)].is_empty() {
+            for field in EMAIL_FIELDS {
+                for_each_str(event.get(field), |value| {
+                    if let Some(found) = self.lookup_value(IndicatorKind::Email, value) {
+                        hit(found, field, value);
+                    }
+                });
+            }
         }
     }
 }

@@ -359,6 +359,12 @@ impl Indicator {
 /// 4122 §4.3) but carry the version-4 layout: STIX 2.1 §2.9 wants UUIDv4 for SDO ids, and
 /// validators check the version nibble.
 pub fn derived_id(object_type: &str, name: &str) -> String {
+    let uuid = derived_uuid(&[name.as_bytes()]);
+    format!("{object_type}--{}", format_uuid(&uuid))
+}
+
+/// The 16 bytes of a [`derived_id`] whose name is `parts` concatenated.
+pub(crate) fn derived_uuid(parts: &[&[u8]]) -> [u8; 16] {
     use sha1::Digest as _;
     // The STIX 2.1 namespace for deterministic SCO ids (spec §2.9).
     const NAMESPACE: [u8; 16] = [
@@ -367,21 +373,29 @@ pub fn derived_id(object_type: &str, name: &str) -> String {
     ];
     let mut hasher = sha1::Sha1::new();
     hasher.update(NAMESPACE);
-    hasher.update(name.as_bytes());
+    for part in parts {
+        hasher.update(part);
+    }
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{object_type}--{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    bytes
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lowercase.
+pub(crate) fn format_uuid(bytes: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1,40 +1,85 @@
-//! The indicator set: deduplication across sources, expiry, withdrawal, selection for
-//! export and sharing, and its file form (JSON lines; reading and writing the file is the
-//! caller's job).
+//! The indicator set: deduplication across sources, expiry, withdrawal, STIX versions,
+//! selection for export and sharing, and its file form (JSON lines; the caller owns the
+//! files, the set reads and writes through `std::io`).
+//!
+//! Memory: indicators are kept as compact blobs in a shared arena (see `compact.rs`),
+//! with two hash tables of 32-bit positions (by value and by id) over them: about
+//! 50–120 B per indicator instead of ~550 B for resident `Indicator` structs. Reads decode
+//! on demand and return owned [`Indicator`]s.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::Arc;
+use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use jiff::Timestamp;
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Indicator, IndicatorKind, PatternIndicator};
+use crate::compact::{self, Arena, ArenaSnapshot, Head, Locator};
+
+mod file;
+use crate::model::{Indicator, IndicatorKind, PatternIndicator, derived_id};
 use crate::tlp::Tlp;
+use file::Journal;
+
+/// A removed position.
+const DEAD: Locator = Locator::MAX;
 
 /// All indicators known, deduplicated by `(kind, value)`.
 #[derive(Debug, Clone, Default)]
 pub struct IndicatorSet {
-    /// Shared with the matchers built from the set (a change copies one indicator, not all).
-    indicators: Vec<Arc<Indicator>>,
-    /// Positions in `indicators` by `(kind, value)` and by id: the keys are read from the
-    /// indicators themselves, not copied (at 10 million indicators, copies cost GBs).
+    arena: Arena,
+    /// Per position: where its blob is, or [`DEAD`].
+    locators: Vec<Locator>,
+    /// Per position: 32 bits of its id's hash (the id of a derived-id indicator is a SHA-1
+    /// away; rehashing the id table must not compute millions of them).
+    id_hashes: Vec<u32>,
     by_key: HashTable<u32>,
     by_id: HashTable<u32>,
+    n_live: usize,
     patterns: BTreeMap<String, PatternIndicator>,
+    /// Values of multi-value STIX indicators, by STIX id (single-value ones carry the
+    /// STIX id as their own id), so a new version can retire the old values.
+    versions: BTreeMap<String, StixVersion>,
+    journal: Option<Journal>,
 }
 
-fn key_hash(kind: IndicatorKind, value: &str) -> u64 {
-    let mut hasher = FxBuildHasher.build_hasher();
-    kind.hash(&mut hasher);
-    value.hash(&mut hasher);
-    hasher.finish()
+/// The values one version of a STIX indicator carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StixVersion {
+    /// The STIX id.
+    pub id: String,
+    /// The version (`modified`).
+    pub modified: Timestamp,
+    /// Who reported it.
+    pub source: String,
+    /// Kind and normalized value of each matchable value.
+    pub values: Vec<(IndicatorKind, String)>,
 }
 
-fn id_hash(id: &str) -> u64 {
-    FxBuildHasher.hash_one(id)
+/// How a STIX indicator version compares with the one known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionOutcome {
+    /// Not known before, or the same version again: its values are added as usual.
+    Current,
+    /// Newer than the one known: the old values it no longer carries were retracted for
+    /// its source (withdrawn when no other source reports them); how many.
+    Replaced(usize),
+    /// Older than the one known: its values must not be added.
+    Outdated,
+}
+
+fn key_hash(key: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+fn id_hash32(id: &str) -> u32 {
+    FxBuildHasher.hash_one(id) as u32
+}
+
+/// Spreads 32 hash bits over 64 (hashbrown takes its tag from the top bits).
+fn spread(h32: u32) -> u64 {
+    u64::from(h32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// What [`IndicatorSet::insert`] did.
@@ -94,23 +139,23 @@ impl Selection {
     }
 }
 
-/// One line of the set's file.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "record", rename_all = "snake_case")]
-enum Line {
-    Indicator(Indicator),
-    Pattern(PatternIndicator),
-}
-
 impl IndicatorSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Indicators, withdrawn and expired ones included.
-    pub fn indicators(&self) -> &[Arc<Indicator>] {
-        &self.indicators
+    /// Records what changes from now on, for [`IndicatorSet::write_changes`].
+    pub fn track_changes(&mut self) {
+        self.journal.get_or_insert_with(Journal::default);
+    }
+
+    /// Indicators, withdrawn and expired ones included, decoded one by one.
+    pub fn indicators(&self) -> impl Iterator<Item = Indicator> + '_ {
+        self.locators
+            .iter()
+            .filter(|&&at| at != DEAD)
+            .map(|&at| compact::decode(self.arena.get(at)))
     }
 
     /// Pattern-only indicators, by STIX id.
@@ -120,107 +165,173 @@ impl IndicatorSet {
 
     /// Number of value indicators.
     pub fn len(&self) -> usize {
-        self.indicators.len()
+        self.n_live
     }
 
     /// Whether there is nothing.
     pub fn is_empty(&self) -> bool {
-        self.indicators.is_empty() && self.patterns.is_empty()
+        self.n_live == 0 && self.patterns.is_empty()
+    }
+
+    /// Bytes of the compact records (for reports of memory use).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.bytes()
     }
 
     /// The indicator for a normalized value.
-    pub fn get(&self, kind: IndicatorKind, value: &str) -> Option<&Indicator> {
+    pub fn get(&self, kind: IndicatorKind, value: &str) -> Option<Indicator> {
         self.key_position(kind, value)
-            .map(|idx| &*self.indicators[idx])
+            .map(|pos| compact::decode(self.blob(pos)))
     }
 
     /// The indicator with a STIX id.
-    pub fn get_by_id(&self, id: &str) -> Option<&Indicator> {
-        self.id_position(id).map(|idx| &*self.indicators[idx])
+    pub fn get_by_id(&self, id: &str) -> Option<Indicator> {
+        self.id_position(id)
+            .map(|pos| compact::decode(self.blob(pos)))
+    }
+
+    fn blob(&self, pos: usize) -> &[u8] {
+        self.arena.get(self.locators[pos])
     }
 
     fn key_position(&self, kind: IndicatorKind, value: &str) -> Option<usize> {
+        let mut key = Vec::with_capacity(value.len() + 4);
+        compact::encode_value(kind, value, &mut key);
+        self.key_position_of(&key)
+    }
+
+    fn key_position_of(&self, key: &[u8]) -> Option<usize> {
         self.by_key
-            .find(key_hash(kind, value), |&i| {
-                let known = &self.indicators[i as usize];
-                known.kind == kind && known.value == value
+            .find(key_hash(key), |&p| {
+                compact::head(self.blob(p as usize)).key == key
             })
-            .map(|&i| i as usize)
+            .map(|&p| p as usize)
     }
 
     fn id_position(&self, id: &str) -> Option<usize> {
+        let h32 = id_hash32(id);
         self.by_id
-            .find(id_hash(id), |&i| self.indicators[i as usize].id == id)
-            .map(|&i| i as usize)
+            .find(spread(h32), |&p| {
+                self.id_hashes[p as usize] == h32 && compact::id_of(self.blob(p as usize)) == id
+            })
+            .map(|&p| p as usize)
     }
 
-    /// Indexes `indicators[idx]` (by id: it replaces an indicator with the same id).
-    fn index(&mut self, idx: usize) {
-        let indicators = &self.indicators;
-        let position = u32::try_from(idx).expect("fewer than 4 billion indicators");
-        let indicator = &indicators[idx];
-        self.by_key
-            .insert_unique(key_hash(indicator.kind, &indicator.value), position, |&i| {
-                let known = &indicators[i as usize];
-                key_hash(known.kind, &known.value)
-            });
-        let id = indicator.id.as_str();
-        match self.by_id.entry(
-            id_hash(id),
-            |&i| indicators[i as usize].id == id,
-            |&i| id_hash(&indicators[i as usize].id),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = position,
+    /// Live positions with their blob's head, for the matcher.
+    pub(crate) fn heads(&self) -> impl Iterator<Item = (Locator, Head<'_>)> {
+        self.locators
+            .iter()
+            .filter(|&&at| at != DEAD)
+            .map(|&at| (at, compact::head(self.arena.get(at))))
+    }
+
+    pub(crate) fn arena_snapshot(&self) -> ArenaSnapshot {
+        self.arena.snapshot()
+    }
+
+    fn note(&mut self, pos: usize) {
+        if let Some(journal) = &mut self.journal {
+            journal.positions.push(pos as u32);
+        }
+    }
+
+    /// Adds a new indicator at a new position.
+    fn push_new(&mut self, indicator: &Indicator, buf: &mut Vec<u8>) {
+        compact::encode(indicator, buf);
+        let at = self.arena.push(buf);
+        let pos = u32::try_from(self.locators.len()).expect("fewer than 4 billion indicators");
+        self.locators.push(at);
+        let h32 = id_hash32(&indicator.id);
+        self.id_hashes.push(h32);
+        self.n_live += 1;
+        let (arena, locators) = (&self.arena, &self.locators);
+        let key = compact::head(arena.get(at)).key;
+        self.by_key.insert_unique(key_hash(key), pos, |&p| {
+            key_hash(compact::head(arena.get(locators[p as usize])).key)
+        });
+        self.index_id(pos as usize, h32);
+        self.note(pos as usize);
+    }
+
+    /// Points the id index at `pos` for its id (replacing an indicator with the same id).
+    fn index_id(&mut self, pos: usize, h32: u32) {
+        let (arena, locators, id_hashes) = (&self.arena, &self.locators, &self.id_hashes);
+        let id = compact::id_of(arena.get(locators[pos]));
+        let entry = self.by_id.entry(
+            spread(h32),
+            |&p| {
+                id_hashes[p as usize] == h32
+                    && compact::id_of(arena.get(locators[p as usize])) == id
+            },
+            |&p| spread(id_hashes[p as usize]),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = pos as u32,
             hashbrown::hash_table::Entry::Vacant(entry) => {
-                entry.insert(position);
+                entry.insert(pos as u32);
             }
         }
+    }
+
+    fn unindex_id(&mut self, pos: usize) {
+        if let Ok(entry) = self
+            .by_id
+            .find_entry(spread(self.id_hashes[pos]), |&p| p as usize == pos)
+        {
+            entry.remove();
+        }
+    }
+
+    /// Rewrites the indicator at `pos` after `change`.
+    fn update(&mut self, pos: usize, change: impl FnOnce(&mut Indicator)) {
+        let mut indicator = compact::decode(self.blob(pos));
+        let old_id = indicator.id.clone();
+        change(&mut indicator);
+        debug_assert_eq!(
+            compact::head(self.blob(pos)).key,
+            {
+                let mut key = Vec::new();
+                compact::encode_value(indicator.kind, &indicator.value, &mut key);
+                key
+            }
+            .as_slice(),
+            "an update never changes the value"
+        );
+        let mut buf = Vec::new();
+        compact::encode(&indicator, &mut buf);
+        self.arena.release(self.locators[pos]);
+        self.locators[pos] = self.arena.push(&buf);
+        if indicator.id != old_id {
+            self.unindex_id(pos);
+            let h32 = id_hash32(&indicator.id);
+            self.id_hashes[pos] = h32;
+            self.index_id(pos, h32);
+        }
+        self.note(pos);
     }
 
     /// Adds an indicator, merging it into the one known for the same value: sources and
     /// tags are united; confidence, last seen and validity take the larger; first seen the
     /// earlier; TLP the most restrictive (a value one source shared under AMBER is never
-    /// shared wider because another source also has it). A withdrawn value stays withdrawn.
+    /// shared wider because another source also has it). A value withdrawn by an analyst
+    /// stays withdrawn; one that all its sources revoked comes back when a source reports
+    /// it again.
     pub fn insert(&mut self, indicator: Indicator) -> Inserted {
-        let Some(idx) = self.key_position(indicator.kind, &indicator.value) else {
-            self.indicators.push(Arc::new(indicator));
-            self.index(self.indicators.len() - 1);
+        let Some(pos) = self.key_position(indicator.kind, &indicator.value) else {
+            self.push_new(&indicator, &mut Vec::new());
             return Inserted::New;
         };
-        let known = Arc::make_mut(&mut self.indicators[idx]);
-        for source in indicator.sources {
-            if !known.sources.contains(&source) {
-                known.sources.push(source);
-            }
-        }
-        for tag in indicator.tags {
-            if !known.tags.contains(&tag) {
-                known.tags.push(tag);
-            }
-        }
-        for technique in indicator.attack {
-            if !known.attack.contains(&technique) {
-                known.attack.push(technique);
-            }
-        }
-        known.confidence = known.confidence.max(indicator.confidence);
-        known.first_seen = min_opt(known.first_seen, indicator.first_seen);
-        known.last_seen = known.last_seen.max(indicator.last_seen);
-        known.valid_from = min_opt(known.valid_from, indicator.valid_from);
-        // No end of validity on either side means none on the merged indicator.
-        known.valid_until = match (known.valid_until, indicator.valid_until) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            _ => None,
-        };
-        known.tlp = known.tlp.max(indicator.tlp);
-        known.pap = known.pap.max(indicator.pap);
-        known.include_subdomains |= indicator.include_subdomains;
-        known.sightings += indicator.sightings;
-        if known.description.is_none() {
-            known.description = indicator.description;
-        }
-        known.modified = known.modified.max(indicator.modified);
+        self.update(pos, |known| merge(known, indicator));
         Inserted::Merged
+    }
+
+    /// Puts an indicator exactly as given (replacing the one known for its value): the
+    /// change log's replay.
+    fn put(&mut self, indicator: Indicator) {
+        match self.key_position(indicator.kind, &indicator.value) {
+            Some(pos) => self.update(pos, |known| *known = indicator),
+            None => self.push_new(&indicator, &mut Vec::new()),
+        }
     }
 
     /// Adds a pattern-only indicator (a newer version replaces the older one).
@@ -228,6 +339,9 @@ impl IndicatorSet {
         match self.patterns.get(&pattern.id) {
             Some(known) if known.modified > pattern.modified => {}
             _ => {
+                if let Some(journal) = &mut self.journal {
+                    journal.patterns.insert(pattern.id.clone());
+                }
                 self.patterns.insert(pattern.id.clone(), pattern);
             }
         }
@@ -240,10 +354,11 @@ impl IndicatorSet {
             return false;
         };
         match self.key_position(kind, &value) {
-            Some(idx) => {
-                let known = Arc::make_mut(&mut self.indicators[idx]);
-                known.withdrawn = true;
-                known.modified = now;
+            Some(pos) => {
+                self.update(pos, |known| {
+                    known.withdrawn = true;
+                    known.modified = now;
+                });
                 true
             }
             None => false,
@@ -259,30 +374,102 @@ impl IndicatorSet {
         source: &str,
         now: Timestamp,
     ) -> bool {
-        let Some(idx) = self.key_position(kind, value) else {
+        let Some(pos) = self.key_position(kind, value) else {
             return false;
         };
-        if !self.indicators[idx].sources.iter().any(|s| s == source) {
+        let known = compact::decode(self.blob(pos));
+        if !known.sources.iter().any(|s| s == source) {
             return false;
         }
-        let known = Arc::make_mut(&mut self.indicators[idx]);
-        known.sources.retain(|s| s != source);
-        known.modified = now;
-        if known.sources.is_empty() && !known.withdrawn {
-            known.withdrawn = true;
-            return true;
+        let withdraws = !known.withdrawn && known.sources.iter().all(|s| s == source);
+        self.update(pos, |known| {
+            known.sources.retain(|s| s != source);
+            known.modified = now;
+            known.withdrawn |= known.sources.is_empty();
+        });
+        withdraws
+    }
+
+    /// Applies a version of a STIX indicator before its values are inserted: a newer
+    /// version retires the values of the older one that it no longer carries (retracted
+    /// for its source, so no longer matched or exported unless another source reports
+    /// them); an older one is reported so its values are skipped. Call
+    /// [`IndicatorSet::settle_stix_version`] once its values are inserted.
+    pub fn apply_stix_version(&mut self, version: &StixVersion, now: Timestamp) -> VersionOutcome {
+        let (known_modified, old_values) = match self.versions.get(&version.id) {
+            Some(known) => (known.modified, known.values.clone()),
+            None => match self.get_by_id(&version.id) {
+                Some(known) => (known.modified, vec![(known.kind, known.value)]),
+                None => return VersionOutcome::Current,
+            },
+        };
+        if version.modified < known_modified {
+            return VersionOutcome::Outdated;
         }
-        false
+        let mut replaced = 0;
+        if version.modified > known_modified {
+            for (kind, value) in old_values {
+                if version.values.contains(&(kind, value.clone())) {
+                    continue;
+                }
+                let Some(pos) = self.key_position(kind, &value) else {
+                    continue;
+                };
+                let known = compact::decode(self.blob(pos));
+                if !known.sources.contains(&version.source) {
+                    continue;
+                }
+                // It is no longer that STIX object: it keeps a value-derived id.
+                let derived = derived_id("indicator", &format!("{}:{}", kind.as_str(), value));
+                self.update(pos, |known| {
+                    known.sources.retain(|s| s != &version.source);
+                    known.withdrawn |= known.sources.is_empty();
+                    known.modified = now.max(version.modified);
+                    if known.id == version.id {
+                        known.id = derived;
+                    }
+                });
+                replaced += 1;
+            }
+        }
+        if replaced > 0 {
+            VersionOutcome::Replaced(replaced)
+        } else {
+            VersionOutcome::Current
+        }
+    }
+
+    /// Remembers which values a version carries, once they are inserted: a single value
+    /// that carries the STIX id is found by id; anything else is kept beside the set.
+    pub fn settle_stix_version(&mut self, version: &StixVersion) {
+        let found_by_id = match version.values.as_slice() {
+            [(kind, value)] => self
+                .get_by_id(&version.id)
+                .is_some_and(|known| known.kind == *kind && &known.value == value),
+            _ => false,
+        };
+        let changed = if found_by_id {
+            self.versions.remove(&version.id).is_some()
+        } else if self.versions.get(&version.id) != Some(version) {
+            self.versions.insert(version.id.clone(), version.clone());
+            true
+        } else {
+            false
+        };
+        if changed && let Some(journal) = &mut self.journal {
+            journal.versions.insert(version.id.clone());
+        }
     }
 
     /// Records a sighting of the indicator with `id` at `when`.
     pub fn record_sighting(&mut self, id: &str, count: u64, when: Option<Timestamp>) -> bool {
-        let Some(idx) = self.id_position(id) else {
+        let Some(pos) = self.id_position(id) else {
             return false;
         };
-        let indicator = Arc::make_mut(&mut self.indicators[idx]);
-        indicator.sightings += count.max(1);
-        indicator.last_seen = indicator.last_seen.max(when);
+        self.update(pos, |indicator| {
+            indicator.sightings = indicator.sightings.saturating_add(count.max(1));
+            indicator.last_seen = indicator.last_seen.max(when);
+        });
         true
     }
 
@@ -295,44 +482,141 @@ impl IndicatorSet {
         count: u64,
         when: Option<Timestamp>,
     ) -> bool {
-        let Some(idx) = self.id_position(id) else {
+        let Some(pos) = self.id_position(id) else {
             return false;
         };
-        let indicator = Arc::make_mut(&mut self.indicators[idx]);
-        indicator.sightings = indicator.sightings.max(count.max(1));
-        indicator.last_seen = indicator.last_seen.max(when);
+        self.update(pos, |indicator| {
+            indicator.sightings = indicator.sightings.max(count.max(1));
+            indicator.last_seen = indicator.last_seen.max(when);
+        });
         true
     }
 
     /// Removes indicators whose validity ended before `now` (withdrawn ones are kept).
     /// Returns how many were removed.
     pub fn expire(&mut self, now: Timestamp) -> usize {
-        let before = self.indicators.len() + self.patterns.len();
-        self.indicators.retain(|indicator| {
-            indicator.withdrawn || indicator.valid_until.is_none_or(|until| now < until)
+        let mut removed = 0;
+        for pos in 0..self.locators.len() {
+            let at = self.locators[pos];
+            if at == DEAD {
+                continue;
+            }
+            let head = compact::head(self.arena.get(at));
+            if head.withdrawn || head.valid_until.is_none_or(|until| now < until) {
+                continue;
+            }
+            let indicator = compact::decode(self.arena.get(at));
+            self.remove_at(pos, indicator.kind, indicator.value);
+            removed += 1;
+        }
+        let before = self.patterns.len();
+        let journal = &mut self.journal;
+        self.patterns.retain(|id, pattern| {
+            let keep = pattern.valid_until.is_none_or(|until| now < until);
+            if !keep && let Some(journal) = journal {
+                journal.patterns.insert(id.clone());
+            }
+            keep
         });
-        self.patterns
-            .retain(|_, pattern| pattern.valid_until.is_none_or(|until| now < until));
-        self.reindex();
-        before - self.indicators.len() - self.patterns.len()
+        removed += before - self.patterns.len();
+        if self.journal.is_none() {
+            self.compact_memory();
+        }
+        removed
     }
 
-    fn reindex(&mut self) {
-        self.by_key = HashTable::with_capacity(self.indicators.len());
-        self.by_id = HashTable::with_capacity(self.indicators.len());
-        for idx in 0..self.indicators.len() {
-            self.index(idx);
+    /// Forgets the record at `pos` (journaled as removed).
+    fn remove_at(&mut self, pos: usize, kind: IndicatorKind, value: String) {
+        let at = self.locators[pos];
+        let hash = key_hash(compact::head(self.arena.get(at)).key);
+        if let Ok(entry) = self.by_key.find_entry(hash, |&p| p as usize == pos) {
+            entry.remove();
+        }
+        self.unindex_id(pos);
+        self.arena.release(at);
+        self.locators[pos] = DEAD;
+        self.n_live -= 1;
+        if let Some(journal) = &mut self.journal {
+            journal.removed.push((kind, value));
         }
     }
 
+    /// Rewrites the arena and positions when much of them is garbage (updated or removed
+    /// records). Pending changes keep their positions, so this waits for them to be
+    /// written.
+    fn compact_memory(&mut self) {
+        if self
+            .journal
+            .as_ref()
+            .is_some_and(|j| !j.positions.is_empty() || !j.removed.is_empty())
+        {
+            return;
+        }
+        let dead = self.locators.len() - self.n_live;
+        if !self.arena.mostly_garbage() && dead <= self.n_live / 4 {
+            return;
+        }
+        let old = std::mem::take(self);
+        self.patterns = old.patterns;
+        self.versions = old.versions;
+        self.journal = old.journal;
+        self.reserve(old.n_live);
+        let mut buf = Vec::new();
+        for (pos, &at) in old.locators.iter().enumerate() {
+            if at != DEAD {
+                buf.clear();
+                buf.extend_from_slice(old.arena.get(at));
+                let new_at = self.arena.push(&buf);
+                let new_pos = self.locators.len();
+                self.locators.push(new_at);
+                self.id_hashes.push(old.id_hashes[pos]);
+                self.n_live += 1;
+                let (arena, locators) = (&self.arena, &self.locators);
+                self.by_key.insert_unique(
+                    key_hash(compact::head(arena.get(new_at)).key),
+                    new_pos as u32,
+                    |&p| key_hash(compact::head(arena.get(locators[p as usize])).key),
+                );
+                let id_hashes = &self.id_hashes;
+                self.by_id
+                    .insert_unique(spread(old.id_hashes[pos]), new_pos as u32, |&p| {
+                        spread(id_hashes[p as usize])
+                    });
+            }
+        }
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.locators.reserve(n);
+        self.id_hashes.reserve(n);
+        let (arena, locators) = (&self.arena, &self.locators);
+        self.by_key.reserve(n, |&p| {
+            key_hash(compact::head(arena.get(locators[p as usize])).key)
+        });
+        let id_hashes = &self.id_hashes;
+        self.by_id.reserve(n, |&p| spread(id_hashes[p as usize]));
+    }
+
+    /// The earliest `valid_from` or `valid_until` after `now` of an indicator not
+    /// withdrawn: when a matcher built now stops being right.
+    pub fn next_validity_boundary(&self, now: Timestamp) -> Option<Timestamp> {
+        self.heads()
+            .filter(|(_, head)| !head.withdrawn)
+            .flat_map(|(_, head)| [head.valid_from, head.valid_until])
+            .flatten()
+            .filter(|ts| *ts > now)
+            .min()
+    }
+
     /// The indicators a selection picks.
-    pub fn select<'a>(
-        &'a self,
-        selection: &'a Selection,
-    ) -> impl Iterator<Item = &'a Indicator> + 'a {
-        self.indicators
-            .iter()
-            .map(|indicator| &**indicator)
+    pub fn select<'a>(&'a self, selection: &'a Selection) -> impl Iterator<Item = Indicator> + 'a {
+        self.heads()
+            // Cheap checks on the undecoded record first.
+            .filter(move |(_, head)| {
+                head.is_active(selection.now)
+                    && (selection.kinds.is_empty() || selection.kinds.contains(&head.kind))
+            })
+            .map(|(at, _)| compact::decode(self.arena.get(at)))
             .filter(move |indicator| selection.selects(indicator))
     }
 
@@ -345,46 +629,46 @@ impl IndicatorSet {
             .values()
             .filter(move |pattern| selection.selects_pattern(pattern))
     }
+}
 
-    /// The set as JSON lines (one record per line).
-    pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
-        for indicator in &self.indicators {
-            out.push_str(
-                &serde_json::to_string(&Line::Indicator((**indicator).clone()))
-                    .expect("indicators serialize"),
-            );
-            out.push('\n');
-        }
-        for pattern in self.patterns.values() {
-            out.push_str(
-                &serde_json::to_string(&Line::Pattern(pattern.clone()))
-                    .expect("patterns serialize"),
-            );
-            out.push('\n');
-        }
-        out
+/// Merges a new report of a value into the known indicator (see [`IndicatorSet::insert`]).
+fn merge(known: &mut Indicator, indicator: Indicator) {
+    // Revoked by every source (not withdrawn by an analyst: that keeps the sources).
+    if known.withdrawn && known.sources.is_empty() && !indicator.withdrawn {
+        known.withdrawn = false;
     }
-
-    /// Reads a set written by [`IndicatorSet::to_jsonl`]. Bad lines are skipped and
-    /// returned (line number and reason), never fatal.
-    pub fn from_jsonl(text: &str) -> (IndicatorSet, Vec<(usize, String)>) {
-        let mut set = IndicatorSet::new();
-        let mut problems = Vec::new();
-        for (idx, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Line>(line) {
-                Ok(Line::Indicator(indicator)) => {
-                    set.insert(indicator);
-                }
-                Ok(Line::Pattern(pattern)) => set.insert_pattern(pattern),
-                Err(error) => problems.push((idx + 1, error.to_string())),
-            }
+    for source in indicator.sources {
+        if !known.sources.contains(&source) {
+            known.sources.push(source);
         }
-        (set, problems)
     }
+    for tag in indicator.tags {
+        if !known.tags.contains(&tag) {
+            known.tags.push(tag);
+        }
+    }
+    for technique in indicator.attack {
+        if !known.attack.contains(&technique) {
+            known.attack.push(technique);
+        }
+    }
+    known.confidence = known.confidence.max(indicator.confidence);
+    known.first_seen = min_opt(known.first_seen, indicator.first_seen);
+    known.last_seen = known.last_seen.max(indicator.last_seen);
+    known.valid_from = min_opt(known.valid_from, indicator.valid_from);
+    // No end of validity on either side means none on the merged indicator.
+    known.valid_until = match (known.valid_until, indicator.valid_until) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    };
+    known.tlp = known.tlp.max(indicator.tlp);
+    known.pap = known.pap.max(indicator.pap);
+    known.include_subdomains |= indicator.include_subdomains;
+    known.sightings = known.sightings.saturating_add(indicator.sightings);
+    if known.description.is_none() {
+        known.description = indicator.description;
+    }
+    known.modified = known.modified.max(indicator.modified);
 }
 
 fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {

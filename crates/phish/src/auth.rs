@@ -26,7 +26,7 @@ use mail_auth::{
 };
 use serde::Serialize;
 
-use crate::dns::{DnsAnswer, DnsRecords};
+use crate::dns::{DnsAnswer, DnsFailure, DnsRecords};
 
 /// Outcome of one mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +63,9 @@ pub struct AuthCheck {
     pub spf_identity: Option<(IpAddr, String)>,
     /// DNS names that were needed but not available.
     pub dns_missing: Vec<String>,
+    /// Why live DNS gave no answer (timeout, unreachable): what depended on it is
+    /// `not_verified`. `None` offline or when every lookup was answered.
+    pub dns_failure: Option<DnsFailure>,
 }
 
 impl AuthCheck {
@@ -76,6 +79,7 @@ impl AuthCheck {
             dmarc_policy: None,
             spf_identity: None,
             dns_missing: Vec::new(),
+            dns_failure: None,
         }
     }
 }
@@ -90,6 +94,7 @@ pub fn verify(
     let caches = Caches {
         dns,
         missing: Mutex::new(Vec::new()),
+        failure: Mutex::new(None),
     };
     let mut check = AuthCheck::empty();
     let Some(message) = AuthenticatedMessage::parse(raw) else {
@@ -201,12 +206,18 @@ pub fn verify(
         }
         if check.dmarc != Outcome::Pass && missing.iter().any(|m| m.starts_with("TXT _dmarc.")) {
             check.dmarc = Outcome::NotVerified;
+            // mail-auth's default, not a published policy.
+            check.dmarc_policy = None;
         }
         if check.arc != Outcome::Pass && check.arc != Outcome::None {
             check.arc = Outcome::NotVerified;
         }
     }
     check.dns_missing = missing;
+    check.dns_failure = caches
+        .failure
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     check
 }
 
@@ -248,6 +259,10 @@ fn block_on<F: Future>(future: F) -> F::Output {
 struct Caches<'a> {
     dns: &'a dyn DnsRecords,
     missing: Mutex<Vec<String>>,
+    /// The first live lookup that failed. After a timeout or an unreachable server later
+    /// lookups are not tried, so a DNS server that does not answer costs one timeout per
+    /// message, not one per name.
+    failure: Mutex<Option<DnsFailure>>,
 }
 
 impl Caches<'_> {
@@ -257,9 +272,27 @@ impl Caches<'_> {
         }
     }
 
+    /// Asks `lookup` unless the DNS already timed out or was unreachable for this message
+    /// (a server error is one zone's problem: other names are still asked); remembers the
+    /// first failure.
+    fn ask(&self, lookup: impl FnOnce(&dyn DnsRecords) -> DnsAnswer) -> DnsAnswer {
+        if let Some(failure) = self.failure.lock().ok().and_then(|f| *f)
+            && failure != DnsFailure::ServerError
+        {
+            return DnsAnswer::Failed(failure);
+        }
+        let answer = lookup(self.dns);
+        if let DnsAnswer::Failed(failure) = answer
+            && let Ok(mut first) = self.failure.lock()
+        {
+            first.get_or_insert(failure);
+        }
+        answer
+    }
+
     fn txt_record(&self, name: &str) -> Txt {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        match self.dns.txt(&name) {
+        match self.ask(|dns| dns.txt(&name)) {
             DnsAnswer::Records(records) => {
                 if name.contains("._domainkey.") {
                     first_parsed::<DomainKey>(&records)
@@ -279,15 +312,19 @@ impl Caches<'_> {
                 self.note_missing(format!("TXT {name}"));
                 Txt::Error(Error::Dns(DnsError::Resolver("offline".into())))
             }
+            DnsAnswer::Failed(failure) => {
+                self.note_missing(format!("TXT {name}"));
+                Txt::Error(Error::Dns(DnsError::Resolver(failure.en().into())))
+            }
         }
     }
 
     fn addresses<T: std::str::FromStr>(&self, name: &str) -> RecordSet<T> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let records = match self.dns.addresses(&name) {
+        let records = match self.ask(|dns| dns.addresses(&name)) {
             DnsAnswer::Records(records) => records.iter().filter_map(|r| r.parse().ok()).collect(),
             DnsAnswer::NotFound => Vec::new(),
-            DnsAnswer::Unavailable => {
+            DnsAnswer::Unavailable | DnsAnswer::Failed(_) => {
                 self.note_missing(format!("A {name}"));
                 Vec::new()
             }
@@ -379,10 +416,10 @@ impl ResolverCache<Box<str>, RecordSet<MX>> for Caches<'_> {
         let name = requested_name(name)?
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let exchanges: Vec<Box<str>> = match self.dns.mx(&name) {
+        let exchanges: Vec<Box<str>> = match self.ask(|dns| dns.mx(&name)) {
             DnsAnswer::Records(records) => records.into_iter().map(Into::into).collect(),
             DnsAnswer::NotFound => Vec::new(),
-            DnsAnswer::Unavailable => {
+            DnsAnswer::Unavailable | DnsAnswer::Failed(_) => {
                 self.note_missing(format!("MX {name}"));
                 Vec::new()
             }

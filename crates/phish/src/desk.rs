@@ -18,10 +18,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Analyzer;
+use crate::campaigns::Campaign;
 use crate::dns::DnsRecords;
 use crate::error::PhishError;
 use crate::intake::Forwarding;
 use crate::report::{Language, Verdict};
+use crate::stats::IntakeStats;
 
 /// An analyst's change of verdict.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +93,7 @@ pub struct Desk {
     dir: PathBuf,
     /// Serialises writers (ids and read-modify-write of overrides).
     lock: Mutex<u64>,
+    stats: IntakeStats,
 }
 
 impl Desk {
@@ -109,6 +112,11 @@ impl Desk {
             dns,
             dir: dir.to_owned(),
             lock: Mutex::new(0),
+            stats: IntakeStats::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64),
+            ),
         })
     }
 
@@ -116,8 +124,31 @@ impl Desk {
         &self.analyzer
     }
 
-    /// Analyses `message` and stores the result.
+    /// The intake's counters since the desk opened.
+    pub fn stats(&self) -> &IntakeStats {
+        &self.stats
+    }
+
+    /// Analyses `message` and stores the result (counted in [`Desk::stats`]).
     pub fn submit(
+        &self,
+        message: &[u8],
+        submission: Submission,
+    ) -> Result<StoredReport, PhishError> {
+        let result = self.analyse_and_keep(message, submission);
+        match &result {
+            Ok(stored) => self.stats.analysed(
+                stored.automatic_verdict,
+                stored.analysis["findings"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f["code"] == "analysis.unparsable")),
+            ),
+            Err(_) => self.stats.failed(),
+        }
+        result
+    }
+
+    fn analyse_and_keep(
         &self,
         message: &[u8],
         submission: Submission,
@@ -278,139 +309,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reports that share sending infrastructure, link domains or attachments.
-#[derive(Debug, Clone, Serialize)]
-pub struct Campaign {
-    /// Report ids, newest first.
-    pub reports: Vec<String>,
-    /// What they share (`sender:example.top`, `domain:evil.top`, `sha256:…`, `ip:…`).
-    pub shared: Vec<String>,
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
 impl Desk {
-    /// Groups the newest `limit` reports into campaigns (groups of two or more).
+    /// Groups the newest `limit` reports into campaigns (groups of two or more); see
+    /// [`crate::campaigns`].
     pub fn campaigns(&self, limit: usize) -> Result<Vec<Campaign>, PhishError> {
         let reports = self.list(limit)?;
-        let keys: Vec<Vec<String>> = reports.iter().map(campaign_keys).collect();
-        // Union-find over reports that share a key.
-        let mut parent: Vec<usize> = (0..reports.len()).collect();
-        fn root(parent: &mut [usize], mut i: usize) -> usize {
-            while parent[i] != i {
-                parent[i] = parent[parent[i]];
-                i = parent[i];
-            }
-            i
-        }
-        let mut first_with: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        for (index, report_keys) in keys.iter().enumerate() {
-            for key in report_keys {
-                match first_with.get(key.as_str()) {
-                    Some(&other) => {
-                        let (a, b) = (root(&mut parent, index), root(&mut parent, other));
-                        parent[a] = b;
-                    }
-                    None => {
-                        first_with.insert(key, index);
-                    }
-                }
-            }
-        }
-        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> =
-            std::collections::BTreeMap::new();
-        for index in 0..reports.len() {
-            let r = root(&mut parent, index);
-            groups.entry(r).or_default().push(index);
-        }
-        let mut campaigns: Vec<Campaign> = groups
-            .into_values()
-            .filter(|members| members.len() >= 2)
-            .map(|members| {
-                let mut shared: Vec<String> = keys[members[0]]
-                    .iter()
-                    .filter(|k| members.iter().filter(|m| keys[**m].contains(k)).count() >= 2)
-                    .cloned()
-                    .collect();
-                for member in &members[1..] {
-                    for key in &keys[*member] {
-                        if !shared.contains(key)
-                            && members.iter().filter(|m| keys[**m].contains(key)).count() >= 2
-                        {
-                            shared.push(key.clone());
-                        }
-                    }
-                }
-                shared.sort();
-                Campaign {
-                    reports: members.iter().map(|m| reports[*m].id.clone()).collect(),
-                    shared,
-                    first_seen: members
-                        .iter()
-                        .map(|m| reports[*m].received_at)
-                        .min()
-                        .unwrap_or_default(),
-                    last_seen: members
-                        .iter()
-                        .map(|m| reports[*m].received_at)
-                        .max()
-                        .unwrap_or_default(),
-                }
-            })
-            .collect();
-        campaigns.sort_by(|a, b| {
-            b.reports
-                .len()
-                .cmp(&a.reports.len())
-                .then(b.last_seen.cmp(&a.last_seen))
-        });
-        Ok(campaigns)
+        Ok(crate::campaigns::group(
+            &reports,
+            &self.analyzer.config().own_domains,
+        ))
     }
-}
 
-/// The indicators by which reports are grouped. Free-mail senders and the brands' own
-/// domains are left out: they are shared by everyone.
-fn campaign_keys(report: &StoredReport) -> Vec<String> {
-    let indicators = &report.analysis["indicators"];
-    let lists = crate::domains::lists();
-    let is_common = |domain: &str| {
-        lists.freemail.contains(domain)
-            || lists
-                .brands
-                .values()
-                .any(|domains| domains.contains(domain))
-    };
-    let mut keys = Vec::new();
-    if let Some(senders) = indicators["sender_domains"].as_array() {
-        for sender in senders.iter().filter_map(|s| s.as_str()) {
-            let registrable = crate::domains::registrable(sender);
-            if !is_common(&registrable) {
-                keys.push(format!("sender:{registrable}"));
-            }
-        }
-    }
-    if let Some(domains) = indicators["domains"].as_array() {
-        for domain in domains
+    /// The campaign `id` (the id of its oldest report) among the newest `limit` reports,
+    /// with its reports (newest first).
+    pub fn campaign(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> Result<(Campaign, Vec<StoredReport>), PhishError> {
+        let reports = self.list(limit)?;
+        let campaign = crate::campaigns::group(&reports, &self.analyzer.config().own_domains)
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| PhishError::NotFound(id.to_owned()))?;
+        let members = campaign
+            .reports
             .iter()
-            .filter_map(|s| s.as_str())
-            .filter(|d| !is_common(d))
-        {
-            keys.push(format!("domain:{domain}"));
-        }
+            .filter_map(|member| reports.iter().find(|r| &r.id == member).cloned())
+            .collect();
+        Ok((campaign, members))
     }
-    if let Some(hashes) = indicators["attachment_sha256"].as_array() {
-        keys.extend(
-            hashes
-                .iter()
-                .filter_map(|s| s.as_str())
-                .map(|h| format!("sha256:{h}")),
-        );
-    }
-    if let Some(ip) = indicators["origin_ip"].as_str() {
-        keys.push(format!("ip:{ip}"));
-    }
-    keys.sort();
-    keys.dedup();
-    keys
 }

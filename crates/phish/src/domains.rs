@@ -1,5 +1,6 @@
 //! Domain facts: registrable domain (public-suffix aware), brands, lookalikes, punycode.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -133,20 +134,19 @@ pub fn lookalike<'a>(
         .strip_suffix(&registrable_domain)
         .unwrap_or_default()
         .trim_end_matches('.');
+    let abused_suffix = lists()
+        .suspicious_tlds
+        .contains(&suffix(&registrable_domain));
     for item in protected {
         if item.domains.contains(&registrable_domain) || item.label.len() < 3 {
             continue;
         }
         // Owned by the brand under another registrable domain, e.g. a sub-brand.
-        if item
-            .domains
-            .iter()
-            .any(|d| host.ends_with(&format!(".{d}")) || host == *d)
-        {
+        if item.domains.iter().any(|d| is_within(&host, d)) {
             continue;
         }
         let target = item.label;
-        let target_skeleton = skeleton(target);
+        let (target_skeleton, target_folded) = label_skeleton(target);
         if label != target && !label.is_ascii() && skeleton_label == target_skeleton {
             return Some(Lookalike::Homoglyph {
                 target: target.to_owned(),
@@ -154,7 +154,7 @@ pub fn lookalike<'a>(
         }
         if target.len() >= 5 {
             if ascii_label != target
-                && (fold_typos(&target_skeleton) == folded_label
+                && (*target_folded == folded_label
                     || within_edits(&skeleton_label, &target_skeleton))
             {
                 return Some(Lookalike::Typo {
@@ -169,15 +169,13 @@ pub fn lookalike<'a>(
             }
             // `paypal.com.account-check.example`: the brand's full domain as a prefix. A bare
             // brand word as a subdomain (`outlook.vendor.biz`) is common and harmless.
-            let brand_domain_in_subdomain = item.domains.iter().any(|d| {
-                subdomain_part == d.as_str()
-                    || subdomain_part.starts_with(&format!("{d}."))
-                    || subdomain_part.contains(&format!(".{d}."))
-                    || subdomain_part.ends_with(&format!(".{d}"))
-            });
-            let abused_suffix = lists()
-                .suspicious_tlds
-                .contains(&suffix(&registrable_domain));
+            let brand_domain_in_subdomain = !subdomain_part.is_empty()
+                && item.domains.iter().any(|d| {
+                    subdomain_part == d.as_str()
+                        || subdomain_part.starts_with(&format!("{d}."))
+                        || subdomain_part.contains(&format!(".{d}."))
+                        || subdomain_part.ends_with(&format!(".{d}"))
+                });
             if brand_domain_in_subdomain
                 || abused_suffix && subdomain_part.split(['.', '-']).any(|w| w == target)
             {
@@ -186,12 +184,7 @@ pub fn lookalike<'a>(
                 });
             }
         }
-        if ascii_label == target
-            && target.len() >= 4
-            && lists()
-                .suspicious_tlds
-                .contains(&suffix(&registrable_domain))
-        {
+        if ascii_label == target && target.len() >= 4 && abused_suffix {
             // The brand's own name under an abused suffix it does not use (`paypal.top`);
             // country variants (`yahoo.co.uk`) are usually the brand's own.
             return Some(Lookalike::Combo {
@@ -200,6 +193,39 @@ pub fn lookalike<'a>(
         }
     }
     None
+}
+
+/// `host` is `domain` or one of its subdomains.
+fn is_within(host: &str, domain: &str) -> bool {
+    host == domain
+        || (host.len() > domain.len()
+            && host.ends_with(domain)
+            && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
+}
+
+/// The skeleton of a protected label and its typo-folded form; the brands' are computed
+/// once (the analysis compares every link host with every brand).
+fn label_skeleton(label: &str) -> (Cow<'static, str>, Cow<'static, str>) {
+    static BRANDS: OnceLock<HashMap<String, (String, String)>> = OnceLock::new();
+    let brands = BRANDS.get_or_init(|| {
+        lists()
+            .brands
+            .keys()
+            .map(|brand| {
+                let skeleton = skeleton(brand);
+                let folded = fold_typos(&skeleton);
+                (brand.clone(), (skeleton, folded))
+            })
+            .collect()
+    });
+    match brands.get(label) {
+        Some((skeleton, folded)) => (Cow::Borrowed(skeleton), Cow::Borrowed(folded)),
+        None => {
+            let skeleton = skeleton(label);
+            let folded = fold_typos(&skeleton);
+            (Cow::Owned(skeleton), Cow::Owned(folded))
+        }
+    }
 }
 
 /// Unicode form of an IDNA domain (`xn--` labels decoded).
@@ -223,7 +249,7 @@ pub fn is_mixed_script(domain: &str) -> bool {
         .any(|label| !label.is_ascii() && !label.is_single_script())
 }
 
-fn skeleton(text: &str) -> String {
+pub(crate) fn skeleton(text: &str) -> String {
     unicode_security::skeleton(text)
         .collect::<String>()
         .to_lowercase()
@@ -255,6 +281,11 @@ fn within_edits(candidate: &str, target: &str) -> bool {
         7..10 => 1,
         _ => 2,
     };
+    // Each edit changes the length by at most one: most names are ruled out without the
+    // (quadratic) distance.
+    if candidate.chars().count().abs_diff(target.chars().count()) > allowed {
+        return false;
+    }
     let distance = strsim::damerau_levenshtein(candidate, target);
     distance > 0 && distance <= allowed
 }

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use mail_parser::Message;
+use unicode_security::MixedScript as _;
 
 use crate::Context;
 use crate::auth::{self, AuthCheck, Outcome};
@@ -77,6 +78,18 @@ pub(crate) fn check(
                 .next()
                 .is_some_and(|tld| tld.is_empty() || tld.chars().all(|c| c.is_ascii_digit()));
         let quoted = address.starts_with('"') || address.matches('@').count() > 1;
+        // `x@a.b.c.d.e.f.g.h.example.com`: a chain of one-letter labels is no organisation's
+        // host name, but a generator's.
+        let letter_chain = domain.split('.').filter(|l| l.len() == 1).count() >= 4;
+        if letter_chain && !bad_domain && !quoted {
+            cx.out.add(
+                "header.odd_sender_host",
+                Category::Headers,
+                2,
+                format!("the sender's domain {domain} is a chain of one-letter names, made by a generator rather than an organisation"),
+                format!("il dominio del mittente {domain} è una catena di nomi di una lettera, prodotta da un generatore e non da un'organizzazione"),
+            );
+        }
         if bad_domain || quoted {
             cx.out.add(
                 "header.invalid_sender",
@@ -86,6 +99,38 @@ pub(crate) fn check(
                 format!("l'indirizzo del mittente {address} non è un vero indirizzo email Internet: è stato falsificato"),
             );
         }
+    }
+
+    // A From field with more than one entry — a name without an address next to the real
+    // one (`"Prize Team", x <a@b>`), an empty `<>`, several senders — shows the reader a
+    // name that is not the sender's. Real mail programs write one mailbox.
+    if from_address.is_some() && from_entries.len() > 1 {
+        cx.out.add(
+            "header.malformed_from",
+            Category::Headers,
+            3,
+            "the sender field is malformed (several entries, or a name without an address): mail programs show a name that is not the real sender".into(),
+            "il campo mittente è malformato (più voci, o un nome senza indirizzo): i programmi di posta mostrano un nome che non è il vero mittente".into(),
+        );
+    }
+
+    // The address as written: the case of the mailbox matters below.
+    if let (Some(address), Some(domain)) = (from.and_then(|a| a.address()), &from_domain) {
+        sender_mailbox(cx, address, domain);
+    }
+
+    // A brand's name with no address at all (`Facebook <>`): the name is all the reader sees.
+    if from_address.is_none()
+        && let Some(brand) = named_brand(&from_name)
+    {
+        cx.claimed_brand = Some(brand);
+        cx.out.add(
+            "header.brand_display_name",
+            Category::Headers,
+            3,
+            format!("the sender's name says \"{from_name}\" but there is no sender address, let alone a {brand} one"),
+            format!("il nome del mittente dice \"{from_name}\" ma manca l'indirizzo del mittente, tanto meno uno di {brand}"),
+        );
     }
 
     let mut sender_domains = Vec::new();
@@ -110,10 +155,19 @@ pub(crate) fn check(
         let reply_org = domains::registrable(reply);
         if reply_org != domains::registrable(from) && !is_list {
             let freemail = domains::lists().freemail.contains(&reply_org);
+            // An organisation's address whose replies go to a private free mailbox: the
+            // pattern of business-email compromise and advance-fee fraud.
+            let from_organisation = !domains::lists()
+                .freemail
+                .contains(&domains::registrable(from));
             cx.out.add(
                 "header.reply_to_mismatch",
                 Category::Headers,
-                if freemail { 3 } else { 2 },
+                match (freemail, from_organisation) {
+                    (true, true) => 4,
+                    (true, false) => 3,
+                    _ => 2,
+                },
                 format!("replies go to {reply}, not to the sender's domain {from}"),
                 format!("le risposte vanno a {reply}, non al dominio del mittente {from}"),
             );
@@ -184,6 +238,58 @@ pub(crate) fn check(
     }
 }
 
+/// The sender's own address: mailboxes and domains that no organisation would write from.
+fn sender_mailbox(cx: &mut Context, address: &str, domain: &str) {
+    // A project's default domain on an app or free-hosting platform (`x-1a2b.firebaseapp.com`,
+    // `x.web.app`): anyone can get one in minutes, and organisations write from their own
+    // domain. The platform's own domain (`typeform.com`) is not matched.
+    if let Some(platform) = domains::lists()
+        .free_hosting
+        .iter()
+        .find(|h| domain.ends_with(&format!(".{h}")))
+    {
+        cx.out.add(
+            "header.free_hosting_sender",
+            Category::Headers,
+            2,
+            format!("the sender writes from a free app/hosting platform ({platform}), not from an organisation's own domain"),
+            format!("il mittente scrive da una piattaforma gratuita di app/hosting ({platform}), non dal dominio di un'organizzazione"),
+        );
+    }
+    // Mailboxes like `lwInMxAeQ@`: random letters in random case, generated per message by
+    // bulk senders to dodge blocklists. People and services use words, names or numbers.
+    let local = address.rsplit_once('@').map_or("", |(local, _)| local);
+    if is_random_case(local) {
+        cx.out.add(
+            "header.random_mailbox",
+            Category::Headers,
+            2,
+            format!("the sender's mailbox \"{local}\" is a random string, typical of bulk senders that change address for every message"),
+            format!("la casella del mittente \"{local}\" è una stringa casuale, tipica di chi invia in massa cambiando indirizzo a ogni messaggio"),
+        );
+    }
+}
+
+/// Letters only, with upper case scattered inside (`lwInMxAeQ`), unlike words, names and
+/// CamelCase (`DoNotReply`).
+fn is_random_case(local: &str) -> bool {
+    let chars: Vec<char> = local.chars().collect();
+    if !(5..=24).contains(&chars.len()) || !chars.iter().all(char::is_ascii_alphabetic) {
+        return false;
+    }
+    let inner = &chars[1..];
+    let upper = inner.iter().filter(|c| c.is_ascii_uppercase()).count();
+    let lower = inner.iter().filter(|c| c.is_ascii_lowercase()).count();
+    if upper < 2 || lower == 0 {
+        return false;
+    }
+    // CamelCase: every upper-case letter starts a word of at least one lower-case letter.
+    let camel = chars.iter().enumerate().all(|(i, c)| {
+        !c.is_ascii_uppercase() || chars.get(i + 1).is_some_and(char::is_ascii_lowercase)
+    });
+    !camel
+}
+
 /// Display name and From domain: impersonation of brands and of our own organisation.
 fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &str) {
     let registrable = domains::registrable(domain);
@@ -217,6 +323,18 @@ fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &st
             4,
             format!("the sender's name hides invisible or combining characters, a trick to dodge filters (\"{from_name}\")"),
             format!("il nome del mittente nasconde caratteri invisibili o combinanti, un trucco per eludere i filtri (\"{from_name}\")"),
+        );
+    }
+
+    // A word mixing alphabets (`МеtaМask` with Cyrillic М and е, `THΑLES` with a Greek Α)
+    // or spelt in small capitals: it looks like the brand to people and not to filters.
+    if let Some(word) = disguised_word(from_name) {
+        cx.out.add(
+            "header.display_name_disguised",
+            Category::Headers,
+            4,
+            format!("the sender's name spells \"{word}\" with look-alike letters from other alphabets, to imitate a name while dodging filters"),
+            format!("il nome del mittente scrive \"{word}\" con lettere somiglianti di altri alfabeti, per imitare un nome eludendo i filtri"),
         );
     }
 
@@ -266,29 +384,18 @@ fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &st
     }
 
     // A brand in the display name, sent from a domain the brand does not use.
-    let words: Vec<String> = name_lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let squashed: String = words.concat();
-    for (brand, brand_domains) in &domains::lists().brands {
-        if domains::lists().ambiguous_brands.contains(brand) {
-            continue;
-        }
-        let named = words.iter().any(|w| w == brand)
-            || (brand.len() >= 6 && squashed.contains(brand.as_str()));
-        if named && !brand_domains.contains(&registrable) {
-            let freemail = domains::lists().freemail.contains(&registrable);
-            cx.out.add(
-                "header.brand_display_name",
-                Category::Headers,
-                if freemail { 4 } else { 3 },
-                format!("the sender's name says \"{from_name}\" but the address is at {domain}, not a {brand} domain"),
-                format!("il nome del mittente dice \"{from_name}\" ma l'indirizzo è su {domain}, non un dominio di {brand}"),
-            );
-            break;
-        }
+    if let Some(brand) = named_brand(from_name)
+        && !domains::lists().brands[brand].contains(&registrable)
+    {
+        let freemail = domains::lists().freemail.contains(&registrable);
+        cx.claimed_brand = Some(brand);
+        cx.out.add(
+            "header.brand_display_name",
+            Category::Headers,
+            if freemail { 4 } else { 3 },
+            format!("the sender's name says \"{from_name}\" but the address is at {domain}, not a {brand} domain"),
+            format!("il nome del mittente dice \"{from_name}\" ma l'indirizzo è su {domain}, non un dominio di {brand}"),
+        );
     }
 
     if !cx.out.has("header.brand_display_name") {
@@ -365,6 +472,32 @@ fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &st
     }
 }
 
+/// The first word of `text` that mixes scripts (Latin with Cyrillic, Greek, Armenian…
+/// look-alikes) or uses Latin small capitals / "mathematical" letters (`ᴘᴀʏᴍᴇɴᴛ`, `𝐏𝐚𝐲`).
+pub(crate) fn disguised_word(text: &str) -> Option<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .find(|w| is_disguised_word(w))
+}
+
+/// Whether one word mixes scripts or uses Latin small capitals / "mathematical" letters.
+pub(crate) fn is_disguised_word(word: &str) -> bool {
+    if word.chars().count() < 3 || word.is_ascii() {
+        return false;
+    }
+    let styled = word.chars().any(|c| {
+        ('\u{1D00}'..='\u{1D2B}').contains(&c) || ('\u{1D400}'..='\u{1D7FF}').contains(&c)
+    });
+    // Chinese, Japanese and Korean text runs words together with Latin ones ("购买iPhone")
+    // without spaces: not a disguise.
+    let east_asian = word.chars().any(|c| {
+        ('\u{2E80}'..='\u{9FFF}').contains(&c)
+            || ('\u{AC00}'..='\u{D7AF}').contains(&c)
+            || ('\u{F900}'..='\u{FAFF}').contains(&c)
+            || ('\u{FF00}'..='\u{FFEF}').contains(&c)
+    });
+    styled || (!east_asian && !word.is_single_script())
+}
+
 /// Zero-width, bidi-control and combining characters: nothing a real name needs in Latin
 /// script, and a classic way to break up a brand name ("Ap\u{73f}ple").
 fn is_invisible_or_combining(c: char) -> bool {
@@ -392,6 +525,93 @@ fn is_random_token(word: &str) -> bool {
         && word.bytes().any(|b| b.is_ascii_lowercase())
         && word.bytes().any(|b| b.is_ascii_digit())
 }
+
+/// The well-known brand a display name claims to be, compared through the confusable
+/// skeleton so that `PayPaI` and `МеtaМask` name the brand.
+fn named_brand(from_name: &str) -> Option<&'static str> {
+    struct Folded {
+        /// (brand, its skeleton, ambiguous), the longest (most specific) name first.
+        brands: Vec<(&'static str, String, bool)>,
+        service_words: Vec<String>,
+    }
+    static FOLDED: std::sync::OnceLock<Folded> = std::sync::OnceLock::new();
+    let folded = FOLDED.get_or_init(|| {
+        let lists = domains::lists();
+        let mut brands: Vec<(&'static str, String, bool)> = lists
+            .brands
+            .keys()
+            .map(|b| (b.as_str(), fold(b), lists.ambiguous_brands.contains(b)))
+            .collect();
+        brands.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
+        Folded {
+            brands,
+            service_words: SERVICE_WORDS.iter().map(|w| fold(w)).collect(),
+        }
+    });
+    let skeleton_name = fold(from_name);
+    let words: Vec<&str> = skeleton_name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let squashed: String = words.concat();
+    folded
+        .brands
+        .iter()
+        .find(|(brand, skeleton, ambiguous)| {
+            if *ambiguous {
+                // A name that is also a common word or first name ("Ledger", "Chase")
+                // counts only when the display name is nothing but the brand and service
+                // words ("Ledger Support").
+                words.contains(&skeleton.as_str())
+                    && words
+                        .iter()
+                        .all(|w| w == skeleton || folded.service_words.iter().any(|s| s == w))
+            } else {
+                words.contains(&skeleton.as_str())
+                    || (brand.len() >= 6 && squashed.contains(skeleton.as_str()))
+            }
+        })
+        .map(|(brand, _, _)| *brand)
+}
+
+/// Lower-case confusable skeleton: `PayPaI`, `МеtaМask` and `metamask` fold alike (skeletons
+/// are case-sensitive, so the lower-cased skeleton is folded again).
+fn fold(text: &str) -> String {
+    domains::skeleton(&domains::skeleton(text))
+}
+
+/// Words that accompany a brand in the display name of its own service mail.
+const SERVICE_WORDS: &[&str] = &[
+    "support",
+    "service",
+    "team",
+    "news",
+    "security",
+    "account",
+    "accounts",
+    "wallet",
+    "official",
+    "notification",
+    "notifications",
+    "alert",
+    "alerts",
+    "update",
+    "updates",
+    "info",
+    "live",
+    "app",
+    "customer",
+    "care",
+    "billing",
+    "no",
+    "reply",
+    "noreply",
+    "online",
+    "kundenservice",
+    "assistenza",
+    "suporte",
+    "soporte",
+];
 
 /// Words by which a display name claims to be an organisation or one of its services.
 const ORGANISATION_WORDS: &[&str] = &[
@@ -591,6 +811,22 @@ fn authentication(
             "il server che ha consegnato il messaggio non può inviare per il dominio del mittente: SPF fallisce (verificato da Sentinella)".into(),
         );
     }
+    if let Some(failure) = check.dns_failure {
+        // Said plainly so nobody reads a timeout as a failed check (weight 0).
+        cx.out.add(
+            "auth.not_verified",
+            Category::Headers,
+            0,
+            format!(
+                "DKIM, SPF and DMARC of the message are not verified ({})",
+                failure.en()
+            ),
+            format!(
+                "DKIM, SPF e DMARC del messaggio non sono verificati ({})",
+                failure.it()
+            ),
+        );
+    }
     if verified_any || !cx.analyzer.config.trust_receiver_auth_results {
         return;
     }
@@ -624,8 +860,11 @@ fn authentication(
             "il server ricevente".to_owned(),
         ),
     };
-    let provenance_en = format!("reported by {by_en}, not verified by Sentinella (offline)");
-    let provenance_it = format!("riportato da {by_it}, non verificato da Sentinella (offline)");
+    let (why_en, why_it) = check
+        .dns_failure
+        .map_or(("offline", "offline"), |f| (f.en(), f.it()));
+    let provenance_en = format!("reported by {by_en}, not verified by Sentinella ({why_en})");
+    let provenance_it = format!("riportato da {by_it}, non verificato da Sentinella ({why_it})");
     if dmarc.as_deref() == Some("fail") {
         cx.out.add(
             "auth.receiver_dmarc_fail",

@@ -16,6 +16,7 @@
 
 mod attachments;
 pub mod auth;
+pub mod campaigns;
 pub mod desk;
 pub mod dns;
 pub mod domains;
@@ -26,6 +27,7 @@ mod links;
 pub mod reply;
 mod report;
 pub mod share;
+pub mod stats;
 mod text;
 pub mod yara;
 
@@ -34,10 +36,72 @@ use std::collections::HashSet;
 use mail_parser::{Message, MessageParser};
 
 pub use desk::{Desk, Override, ReplyStatus, StoredReport, Submission};
-pub use dns::{DnsAnswer, DnsRecords, OfflineDns, RecordedDns};
+pub use dns::{DnsAnswer, DnsFailure, DnsRecords, LiveDnsSettings, OfflineDns, RecordedDns};
 pub use error::PhishError;
 pub use intake::{Forwarding, Reported, extract_reported};
 pub use report::{AttachmentInfo, Category, Finding, Hop, Indicators, Language, Report, Verdict};
+
+/// Whether `raw` plausibly is an email message: it starts with a header field (`Name: value`,
+/// among the first lines one of the usual mail headers) or an mbox `From ` line. For skipping
+/// files that are clearly something else (a licence, a README, a picture) when a folder is
+/// analysed; [`Analyzer::analyze`] itself accepts anything.
+pub fn looks_like_message(raw: &[u8]) -> bool {
+    let head = &raw[..raw.len().min(16 << 10)];
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let head = &head[start..];
+    if head.starts_with(b"From ") {
+        return true;
+    }
+    const USUAL: &[&str] = &[
+        "from",
+        "to",
+        "subject",
+        "date",
+        "received",
+        "return-path",
+        "message-id",
+        "mime-version",
+        "delivered-to",
+        "reply-to",
+        "content-type",
+        "sender",
+        "cc",
+        "x-mailer",
+        "dkim-signature",
+        "authentication-results",
+        "arc-seal",
+    ];
+    let mut usual = false;
+    for (index, line) in head.split(|b| *b == b'\n').take(60).enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if index == 0 {
+                return false;
+            }
+            continue;
+        }
+        // A field name: printable ASCII without spaces or colons, then a colon.
+        // A line that is no field ends the header block (malformed mail still counts when
+        // a usual header came before it).
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            return usual;
+        };
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return usual;
+        }
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        usual |= USUAL.contains(&name.as_str());
+    }
+    usual
+}
 
 /// What the analyzer protects and how far it digs.
 #[derive(Debug, Clone)]
@@ -171,6 +235,8 @@ impl Analyzer {
             indicators: Indicators::default(),
             attachments: Vec::new(),
             seen_urls: HashSet::new(),
+            claimed_brand: None,
+            asks_credentials: false,
         };
         let header_facts = headers::check(&mut cx, &message, raw, dns);
         if let Some(rules) = &self.yara {
@@ -178,6 +244,8 @@ impl Analyzer {
         }
         let sender_domain = header_facts.from_domain.clone();
         self.body(&mut cx, &message, sender_domain.as_deref(), 0);
+        brand_links(&mut cx);
+        credentials_elsewhere(&mut cx, sender_domain.as_deref());
         let Context {
             out,
             indicators,
@@ -284,6 +352,45 @@ impl Analyzer {
     }
 }
 
+/// A display name claiming a brand, and links of which none leads to that brand: a real
+/// brand's mail, even when sent by a partner, takes you to the brand's own site.
+fn brand_links(cx: &mut Context) {
+    let Some(brand) = cx.claimed_brand else {
+        return;
+    };
+    let Some(brand_domains) = domains::lists().brands.get(brand) else {
+        return;
+    };
+    let link_domains = &cx.indicators.domains;
+    if !link_domains.is_empty() && !link_domains.iter().any(|d| brand_domains.contains(d)) {
+        cx.out.add(
+            "link.not_brand",
+            Category::Links,
+            1,
+            format!("the message speaks as {brand} but none of its links leads to a {brand} site"),
+            format!("il messaggio parla a nome di {brand} ma nessuno dei suoi link porta a un sito di {brand}"),
+        );
+    }
+}
+
+/// A request for credentials whose links all lead away from the sender's own domain: where
+/// you would type the password is not the sender's site.
+fn credentials_elsewhere(cx: &mut Context, sender_domain: Option<&str>) {
+    let Some(sender) = sender_domain else { return };
+    let sender = domains::registrable(sender);
+    let link_domains = &cx.indicators.domains;
+    if cx.asks_credentials && !link_domains.is_empty() && !link_domains.contains(&sender) {
+        let shown: Vec<&str> = link_domains.iter().take(3).map(String::as_str).collect();
+        cx.out.add(
+            "link.credentials_elsewhere",
+            Category::Links,
+            1,
+            format!("the message asks for login details, but its links lead away from the sender's domain {sender} (to {})", shown.join(", ")),
+            format!("il messaggio chiede dati di accesso, ma i suoi link portano fuori dal dominio del mittente {sender} (a {})", shown.join(", ")),
+        );
+    }
+}
+
 /// State of one analysis, passed to every check.
 pub(crate) struct Context<'a> {
     pub analyzer: &'a Analyzer,
@@ -291,6 +398,10 @@ pub(crate) struct Context<'a> {
     pub indicators: Indicators,
     pub attachments: Vec<AttachmentInfo>,
     pub seen_urls: HashSet<String>,
+    /// The well-known brand the display name claims, when the sender is not that brand.
+    pub claimed_brand: Option<&'static str>,
+    /// The text asks for credentials (passwords, logins, wallets).
+    pub asks_credentials: bool,
 }
 
 impl Context<'_> {

@@ -44,19 +44,13 @@ pub fn shareable(analysis: &serde_json::Value, own_domains: &[String]) -> Vec<Sh
                 .map(|(_, domain)| domain.trim().to_ascii_lowercase())
         })
         .flatten();
-    let lists = domains::lists();
     let own: Vec<String> = own_domains
         .iter()
         .map(|d| domains::registrable(d))
         .collect();
     let common = |host: &str| {
-        let registrable = domains::registrable(host);
-        own.contains(&registrable)
-            || lists.freemail.contains(&registrable)
-            || lists.shorteners.contains(host)
-            || lists.shorteners.contains(&registrable)
-            || lists.brands.values().any(|d| d.contains(&registrable))
-            || lists
+        is_common_host(host, &own)
+            || domains::lists()
                 .free_hosting
                 .iter()
                 .any(|h| host == h || host.ends_with(&format!(".{h}")))
@@ -122,6 +116,19 @@ pub fn shareable(analysis: &serde_json::Value, own_domains: &[String]) -> Vec<Sh
         }
     }
     out
+}
+
+/// Whether `host` is one everybody shares: the organisation's own domains (`own`, as
+/// registrable domains), free-mail providers, URL shorteners, brands' own sites.
+pub(crate) fn is_common_host(host: &str, own: &[String]) -> bool {
+    let lists = domains::lists();
+    let host = host.trim_end_matches('.');
+    let registrable = domains::registrable(host);
+    own.contains(&registrable)
+        || lists.freemail.contains(&registrable)
+        || lists.shorteners.contains(host)
+        || lists.shorteners.contains(&registrable)
+        || lists.brands.values().any(|d| d.contains(&registrable))
 }
 
 /// Confidence (0–100) of indicators from a report with `score`, given the score at which

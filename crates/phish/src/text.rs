@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
 
 use crate::Context;
 use crate::report::Category;
@@ -24,6 +25,8 @@ enum Cue {
     AdvanceFee,
     /// Gambling, dating and crypto-giveaway lures.
     Scam,
+    /// A parcel that cannot be delivered until you act.
+    Delivery,
 }
 
 const CUES: &[(Cue, &str)] = &[
@@ -318,17 +321,262 @@ const CUES: &[(Cue, &str)] = &[
     (Cue::Strong, "bestätigen sie ihr konto"),
     (Cue::Strong, "ihr konto wurde gesperrt"),
     (Cue::Strong, "verifieer uw account"),
+    // More languages and lures (credential, wallet, mailbox, prize, parcel, tax, callback).
+    (Cue::Strong, "verify your info"),
+    (Cue::Strong, "verify your information"),
+    (Cue::Strong, "confirm your details"),
+    (Cue::Strong, "confirm your information"),
+    (Cue::Strong, "update your information"),
+    (Cue::Strong, "your account will be restricted"),
+    (Cue::Strong, "your account has been restricted"),
+    (Cue::Strong, "your account has been limited"),
+    (Cue::Strong, "your password has expired"),
+    (Cue::Strong, "password is expiring"),
+    (Cue::Strong, "restore your mailbox"),
+    (Cue::Strong, "restore mailbox"),
+    (Cue::Strong, "avoid closure"),
+    (Cue::Strong, "messages blocked"),
+    (Cue::Strong, "pending messages"),
+    (Cue::Strong, "incoming messages"),
+    (Cue::Strong, "recovery phrase"),
+    (Cue::Strong, "recovery seed"),
+    (Cue::Strong, "secret phrase"),
+    (Cue::Strong, "restore your wallet"),
+    (Cue::Strong, "synchronize your wallet"),
+    (Cue::Strong, "validate your wallet"),
+    (Cue::Strong, "your wallet has been suspended"),
+    (Cue::Strong, "your wallet will be suspended"),
+    (Cue::Strong, "switched on your camera"),
+    (Cue::Strong, "compromising video"),
+    (Cue::Strong, "has been successfully renewed"),
+    (Cue::Strong, "if you did not authorize"),
+    (Cue::Strong, "schedule a redelivery"),
+    (Cue::Strong, "submit a redelivery"),
+    (Cue::Strong, "bestätigen sie ihre angaben"),
+    (Cue::Strong, "bestätigen sie ihre daten"),
+    (Cue::Strong, "aktualisieren sie ihre daten"),
+    (Cue::Strong, "ihr konto wurde eingeschränkt"),
+    (Cue::Strong, "confirmez vos informations"),
+    (Cue::Strong, "mettez à jour votre paiement"),
+    (Cue::Strong, "mettre à jour vos informations"),
+    (Cue::Strong, "votre compte sera suspendu"),
+    (Cue::Strong, "actualice su información"),
+    (Cue::Strong, "actualice su informacion"),
+    (Cue::Strong, "confirme sus datos"),
+    (Cue::Strong, "su cuenta será suspendida"),
+    (Cue::Strong, "confirme seus dados"),
+    (Cue::Strong, "atualize seu cadastro"),
+    (Cue::Strong, "regularize sua situação"),
+    (Cue::Strong, "sua conta será suspensa"),
+    (Cue::Strong, "bevestig uw gegevens"),
+    (Cue::Strong, "uw account wordt geblokkeerd"),
+    (Cue::Urgency, "action required"),
+    (Cue::Urgency, "immediate action"),
+    (Cue::Urgency, "last reminder"),
+    (Cue::Urgency, "final reminder"),
+    (Cue::Urgency, "final call"),
+    (Cue::Urgency, "ending soon"),
+    (Cue::Urgency, "letzte erinnerung"),
+    (Cue::Urgency, "letzter aufruf"),
+    (Cue::Urgency, "handeln sie jetzt"),
+    (Cue::Urgency, "jetzt handeln"),
+    (Cue::Urgency, "mahnung"),
+    (Cue::Urgency, "dernier rappel"),
+    (Cue::Urgency, "action requise"),
+    (Cue::Urgency, "aviso final"),
+    (Cue::Urgency, "último recordatorio"),
+    (Cue::Urgency, "acción requerida"),
+    (Cue::Urgency, "em até 24 horas"),
+    (Cue::Urgency, "ação necessária"),
+    (Cue::Urgency, "laatste herinnering"),
+    (Cue::Urgency, "actie vereist"),
+    (Cue::Urgency, "abgelaufen"),
+    (Cue::Urgency, "läuft heute ab"),
+    (Cue::Urgency, "handeln erforderlich"),
+    (Cue::Urgency, "a expiré"),
+    (Cue::Urgency, "expiré"),
+    (Cue::Urgency, "expirado"),
+    (Cue::Urgency, "expirou"),
+    (Cue::Urgency, "vence hoy"),
+    (Cue::Urgency, "verlopen"),
+    (Cue::Urgency, "verloopt"),
+    (Cue::Threat, "termination"),
+    (Cue::Threat, "terminated"),
+    (Cue::Threat, "avoid suspension"),
+    (Cue::Credentials, "zugangsdaten"),
+    (Cue::Credentials, "anmeldedaten"),
+    (Cue::Credentials, "identifiants"),
+    (Cue::Credentials, "connexion"),
+    (Cue::Credentials, "iniciar sesión"),
+    (Cue::Credentials, "dados cadastrais"),
+    (Cue::Credentials, "inloggegevens"),
+    (Cue::Credentials, "verification code"),
+    (Cue::Payment, "kreditkarte"),
+    (Cue::Payment, "bankverbindung"),
+    (Cue::Payment, "carte bancaire"),
+    (Cue::Payment, "coordonnées bancaires"),
+    (Cue::Payment, "tarjeta"),
+    (Cue::Payment, "cartão"),
+    (Cue::Payment, "bankrekening"),
+    (Cue::Payment, "steuererstattung"),
+    (Cue::Payment, "tax refund"),
+    (Cue::Payment, "impôts"),
+    (Cue::Threat, "eingeschränkt"),
+    (Cue::Threat, "deaktiviert"),
+    (Cue::Threat, "gelöscht"),
+    (Cue::Threat, "restreint"),
+    (Cue::Threat, "supprimé"),
+    (Cue::Threat, "désactivé"),
+    (Cue::Threat, "restringida"),
+    (Cue::Threat, "desactivada"),
+    (Cue::Threat, "intimação"),
+    (Cue::Threat, "mandado"),
+    (Cue::Threat, "audiência"),
+    (Cue::Threat, "opgeschort"),
+    (Cue::Threat, "restricted"),
+    (Cue::Threat, "disabled"),
+    (Cue::Reward, "gewinnspiel"),
+    (Cue::Reward, "gewinner"),
+    (Cue::Reward, "gewinn"),
+    (Cue::Reward, "sie wurden ausgewählt"),
+    (Cue::Reward, "herzliche glückwünsche"),
+    (Cue::Reward, "auszahlung"),
+    (Cue::Reward, "vous avez gagné"),
+    (Cue::Reward, "gagnant"),
+    (Cue::Reward, "has ganado"),
+    (Cue::Reward, "ganador"),
+    (Cue::Reward, "sorteo"),
+    (Cue::Reward, "você ganhou"),
+    (Cue::Reward, "sorteio"),
+    (Cue::Reward, "winnaar"),
+    (Cue::Reward, "you have been selected"),
+    (Cue::Reward, "mystery box"),
+    (Cue::Delivery, "your package"),
+    (Cue::Delivery, "your parcel"),
+    (Cue::Delivery, "redelivery"),
+    (Cue::Delivery, "delivery failed"),
+    (Cue::Delivery, "failed delivery"),
+    (Cue::Delivery, "delivery attempt"),
+    (Cue::Delivery, "shipping fee"),
+    (Cue::Delivery, "customs fee"),
+    (Cue::Delivery, "ihr paket"),
+    (Cue::Delivery, "zustellung"),
+    (Cue::Delivery, "votre colis"),
+    (Cue::Delivery, "su paquete"),
+    (Cue::Delivery, "paquete pendiente"),
+    (Cue::Delivery, "sua encomenda"),
+    (Cue::Delivery, "entrega pendente"),
+    (Cue::Delivery, "falha na entrega"),
+    (Cue::Delivery, "taxa alfandegária"),
+    (Cue::Delivery, "uw pakket"),
+    (Cue::AdvanceFee, "donation"),
+    (Cue::AdvanceFee, "doação"),
+    (Cue::AdvanceFee, "donación"),
+    (Cue::AdvanceFee, "herança"),
+    (Cue::AdvanceFee, "herencia"),
+    (Cue::AdvanceFee, "milhões de dólares"),
+    (Cue::AdvanceFee, "millones de dólares"),
+    (Cue::AdvanceFee, "security company"),
+    (Cue::AdvanceFee, "trusted person"),
+    (Cue::AdvanceFee, "transferring his funds"),
+    (Cue::AdvanceFee, "mega millions"),
+    (Cue::AdvanceFee, "powerball"),
+    (Cue::AdvanceFee, "compensation awards"),
+    (Cue::AdvanceFee, "meu caro amigo"),
+    (Cue::AdvanceFee, "caro amigo"),
+    (Cue::AdvanceFee, "querido amigo"),
+    (Cue::AdvanceFee, "falecido marido"),
+    (Cue::AdvanceFee, "último desejo"),
+    (Cue::AdvanceFee, "caridade"),
+    (Cue::AdvanceFee, "fallecido esposo"),
+    (Cue::AdvanceFee, "caridad"),
+    (Cue::AdvanceFee, "feu mari"),
+    (Cue::AdvanceFee, "héritage"),
+    (Cue::AdvanceFee, "œuvres caritatives"),
+    (Cue::AdvanceFee, "erbschaft"),
+    (Cue::AdvanceFee, "verstorbenen ehemann"),
+    (Cue::AdvanceFee, "wohltätigkeit"),
+    (Cue::AdvanceFee, "erfenis"),
+    (Cue::AdvanceFee, "overleden echtgenoot"),
+    (Cue::Scam, "nft"),
+    (Cue::Scam, "nfts"),
+    (Cue::Scam, "mint"),
+    (Cue::Scam, "minting"),
+    (Cue::Scam, "tokens"),
+    (Cue::Scam, "staking"),
+    (Cue::Scam, "xrp"),
+    (Cue::Scam, "web3"),
+    (Cue::Scam, "defi"),
+    (Cue::Scam, "liquidity"),
+    (Cue::Scam, "usdc"),
+    (Cue::Scam, "spins"),
+    (Cue::Scam, "gratis spins"),
+    (Cue::Scam, "willkommensbonus"),
+    (Cue::Scam, "no deposit"),
+    (Cue::Scam, "keine einzahlung"),
+    (Cue::Scam, "geen storting"),
+    (Cue::Scam, "sin depósito"),
+    (Cue::Scam, "sem depósito"),
+    (Cue::Scam, "sexdate"),
+    (Cue::Scam, "flirten"),
+    (Cue::Scam, "traumfrau"),
+    (Cue::Scam, "nackte"),
+    (Cue::Scam, "célibataires"),
+    (Cue::Scam, "namoro"),
 ];
 
-fn matcher() -> &'static AhoCorasick {
-    static MATCHER: OnceLock<AhoCorasick> = OnceLock::new();
-    MATCHER.get_or_init(|| {
-        AhoCorasickBuilder::new()
+/// The distinct phrases, their matcher, and the families of each phrase (a phrase may
+/// belong to several, e.g. "inheritance": a reward and advance-fee fraud).
+struct Phrases {
+    matcher: AhoCorasick,
+    phrases: Vec<&'static str>,
+    families: Vec<Vec<Cue>>,
+}
+
+fn phrases() -> &'static Phrases {
+    static PHRASES: OnceLock<Phrases> = OnceLock::new();
+    PHRASES.get_or_init(|| {
+        let mut phrases: Vec<&'static str> = Vec::new();
+        let mut families: Vec<Vec<Cue>> = Vec::new();
+        for (cue, phrase) in CUES {
+            match phrases.iter().position(|p| p == phrase) {
+                Some(index) => families[index].push(*cue),
+                None => {
+                    phrases.push(phrase);
+                    families.push(vec![*cue]);
+                }
+            }
+        }
+        let matcher = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .build(CUES.iter().map(|(_, phrase)| phrase))
-            .expect("static patterns")
+            .build(&phrases)
+            .expect("static patterns");
+        Phrases {
+            matcher,
+            phrases,
+            families,
+        }
     })
+}
+
+/// Whole-word cue phrases of `text` (already lowercase), once per family they belong to.
+fn hits(text: &str) -> impl Iterator<Item = (Cue, &'static str)> + '_ {
+    let table = phrases();
+    table
+        .matcher
+        .find_iter(text)
+        .filter(|hit| {
+            // Whole words only ("login" must not match inside "bloginfo").
+            let before = text[..hit.start()].chars().next_back();
+            let after = text[hit.end()..].chars().next();
+            !(before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric))
+        })
+        .flat_map(move |hit| {
+            let index = hit.pattern().as_usize();
+            let phrase = table.phrases[index];
+            table.families[index].iter().map(move |cue| (*cue, phrase))
+        })
 }
 
 pub(crate) fn check(cx: &mut Context, text: &str) {
@@ -343,24 +591,23 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase();
+    let mut all: Vec<(Cue, &str)> = hits(&text).collect();
+    // The amount counts once, whether in words ("million euros") or in figures.
+    let sum_in_words = all.iter().any(|(_, phrase)| SUM_PHRASES.contains(phrase));
+    if !sum_in_words && large_sum().is_match(&text) {
+        all.push((Cue::AdvanceFee, "a large sum of money"));
+    }
     let mut found: Vec<(Cue, &str)> = Vec::new();
-    for hit in matcher().find_iter(&text) {
-        // Whole words only ("login" must not match inside "bloginfo").
-        let before = text[..hit.start()].chars().next_back();
-        let after = text[hit.end()..].chars().next();
-        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
-            continue;
-        }
-        let (cue, phrase) = CUES[hit.pattern().as_usize()];
-        if !found.iter().any(|(c, _)| *c == cue) {
-            found.push((cue, phrase));
+    for (cue, phrase) in &all {
+        if !found.iter().any(|(c, _)| c == cue) {
+            found.push((*cue, phrase));
         }
     }
     let families: Vec<&(Cue, &str)> = found
         .iter()
         .filter(|(c, _)| !matches!(c, Cue::Strong | Cue::AdvanceFee | Cue::Scam))
         .collect();
-    let scam = phrases_of(&text, Cue::Scam);
+    let scam = phrases_of(&all, Cue::Scam);
     if scam.len() >= 2 {
         cx.out.add(
             "text.scam_offer",
@@ -376,7 +623,7 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
             ),
         );
     }
-    let advance_fee: Vec<&str> = phrases_of(&text, Cue::AdvanceFee);
+    let advance_fee: Vec<&str> = phrases_of(&all, Cue::AdvanceFee);
     if advance_fee.len() >= 2 {
         cx.out.add(
             "text.advance_fee",
@@ -400,6 +647,12 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
             format!("the text uses a typical phishing request: \"{phrase}\""),
             format!("il testo usa una tipica richiesta di phishing: \"{phrase}\""),
         );
+    }
+    if found
+        .iter()
+        .any(|(c, _)| matches!(c, Cue::Credentials | Cue::Strong))
+    {
+        cx.asks_credentials = true;
     }
     if families.len() >= 2 {
         let names_en: Vec<&str> = families.iter().map(|(c, _)| name(*c).0).collect();
@@ -431,20 +684,38 @@ fn name(cue: Cue) -> (&'static str, &'static str) {
         Cue::Strong => ("phishing requests", "richieste di phishing"),
         Cue::AdvanceFee => ("advance-fee fraud", "truffa dell'anticipo"),
         Cue::Scam => ("gambling or dating lures", "esche di gioco o incontri"),
+        Cue::Delivery => ("a parcel held back", "un pacco trattenuto"),
     }
 }
 
-/// Distinct whole-word phrases of one cue family in `text` (already lowercase).
-fn phrases_of(text: &str, family: Cue) -> Vec<&'static str> {
+/// Advance-fee phrases that state an amount.
+const SUM_PHRASES: &[&str] = &[
+    "million us dollars",
+    "million dollars",
+    "million euros",
+    "huge sum",
+    "milioni di dollari",
+    "milhões de dólares",
+    "millones de dólares",
+];
+
+/// Millions in figures or words with a currency ("US$5,000,000.00", "€4,000,000",
+/// "2,5 milhões de dólares"): the bait of advance-fee fraud, counted as one of its phrases.
+fn large_sum() -> &'static Regex {
+    static LARGE_SUM: OnceLock<Regex> = OnceLock::new();
+    LARGE_SUM.get_or_init(|| {
+        Regex::new(
+            r"(?:(?:us\$|\$|€|£|usd|eur|gbp)\s?\d{1,3}(?:[,.]\d{3}){2,})|(?:\d{1,3}(?:[,.]\d{3}){2,}(?:[.,]\d\d)?\s?(?:usd|eur|euros?|dollars?|gbp|£|€|\$))|(?:\d+(?:[.,]\d+)?\s?(?:million|millones|milhões|millionen|milioni|mio)\s?(?:de\s|of\s)?(?:us\s)?(?:usd|eur|euros?|dollars?|dólares|dolares|\$|£|€))",
+        )
+        .expect("static regex")
+    })
+}
+
+/// Distinct phrases of one cue family among `hits`.
+fn phrases_of(hits: &[(Cue, &'static str)], family: Cue) -> Vec<&'static str> {
     let mut phrases: Vec<&'static str> = Vec::new();
-    for hit in matcher().find_iter(text) {
-        let (cue, phrase) = CUES[hit.pattern().as_usize()];
-        let before = text[..hit.start()].chars().next_back();
-        let after = text[hit.end()..].chars().next();
-        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
-            continue;
-        }
-        if cue == family && !phrases.contains(&phrase) {
+    for (cue, phrase) in hits {
+        if *cue == family && !phrases.contains(phrase) {
             phrases.push(phrase);
         }
     }
@@ -473,6 +744,23 @@ fn disguised_characters(cx: &mut Context, text: &str) {
             3,
             format!("the text hides {invisible} invisible characters between letters, a trick to slip past filters"),
             format!("il testo nasconde {invisible} caratteri invisibili tra le lettere, un trucco per eludere i filtri"),
+        );
+    }
+    // Words mixing alphabets (`Wallеt Suspеnded` with Cyrillic е) or in small capitals.
+    let lookalike: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| crate::headers::is_disguised_word(w))
+        .filter(|w| !w.chars().any(|c| ('\u{1D400}'..='\u{1D7FF}').contains(&c)))
+        .take(20)
+        .collect();
+    if lookalike.len() >= 2 {
+        let sample = lookalike[..lookalike.len().min(3)].join(", ");
+        cx.out.add(
+            "text.lookalike_words",
+            Category::Text,
+            3,
+            format!("words of the text mix look-alike letters of other alphabets ({sample}), to read normally while dodging filters"),
+            format!("parole del testo mescolano lettere somiglianti di altri alfabeti ({sample}), per leggersi normalmente eludendo i filtri"),
         );
     }
     let styled = text

@@ -45,6 +45,9 @@ pub struct Batch {
     pub input_type: &'static str,
     /// The sender's address, when known (recorded as `log.source.address`).
     pub peer: Option<SocketAddr>,
+    /// Who sent it, when the source authenticated the sender (the API's user or token
+    /// owner): keys the source's ingest health instead of the address.
+    pub sender: Option<String>,
     /// The payloads, in order.
     pub items: Vec<Payload>,
 }
@@ -93,8 +96,16 @@ impl Intake {
     /// An intake and the receiving end of its queue, holding at most `capacity` batches.
     /// The pipeline owns the receiver; tests can too.
     pub fn channel(capacity: usize) -> (Intake, mpsc::Receiver<Job>) {
+        Self::channel_with_health(capacity, Arc::default())
+    }
+
+    /// Like [`Intake::channel`], recording into `health` (configured, or reloaded from
+    /// the last run).
+    pub fn channel_with_health(
+        capacity: usize,
+        health: Arc<crate::IngestHealth>,
+    ) -> (Intake, mpsc::Receiver<Job>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let health = Arc::new(crate::IngestHealth::default());
         (Intake { tx, health }, rx)
     }
 

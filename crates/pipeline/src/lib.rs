@@ -23,7 +23,7 @@ mod writer;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use health::IngestHealth;
+pub use health::{IngestHealth, KeyPattern, SilencePolicy};
 pub use intake::{Ack, Batch, Intake, Job, Payload, SubmitError};
 pub use writer::Writer;
 
@@ -46,7 +46,16 @@ impl Pipeline {
     /// Starts a configured writer (e.g. [`Writer::with_detector`]) behind a queue of
     /// `queue_batches` batches.
     pub fn start_writer(writer: Writer, queue_batches: usize) -> Pipeline {
-        let (intake, rx) = Intake::channel(queue_batches);
+        Self::start_writer_with_health(writer, queue_batches, Arc::default())
+    }
+
+    /// Like [`Pipeline::start_writer`], recording ingest health into `health`.
+    pub fn start_writer_with_health(
+        writer: Writer,
+        queue_batches: usize,
+        health: Arc<IngestHealth>,
+    ) -> Pipeline {
+        let (intake, rx) = Intake::channel_with_health(queue_batches, health);
         let writer = writer.with_health(Arc::clone(intake.health()));
         let handle = std::thread::Builder::new()
             .name("pipeline-writer".into())

@@ -120,7 +120,7 @@ impl Writer {
         let mut acks = Vec::with_capacity(jobs.len());
         for Job { batch, ack } in jobs {
             let input_type = batch.input_type;
-            let source = crate::health::source_key(input_type, batch.peer);
+            let source = crate::health::source_key(input_type, batch.sender.as_deref(), batch.peer);
             let before = events.len();
             let (n_bytes, n_fallback) = self.decode_batch(batch, received_at, &mut events);
             let n_events = events.len() - before;

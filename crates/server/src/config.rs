@@ -21,9 +21,10 @@ pub struct ServerConfig {
     #[serde(default = "default_http_listen")]
     pub http_listen: SocketAddr,
     /// Reverse proxies in front of the API whose `X-Forwarded-For` is believed for sign-in
-    /// sources (audit log, per-address throttling). Empty: the connection's peer address.
-    #[serde(default)]
-    pub trusted_proxies: Vec<IpAddr>,
+    /// sources (audit log, per-address throttling): addresses (`10.0.0.5`) or networks
+    /// (`10.0.0.0/24`). Empty: the connection's peer address.
+    #[serde(default, deserialize_with = "addresses_or_networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The Elasticsearch-compatible API for shippers.
     #[serde(default = "default_es_listen")]
     pub es_listen: SocketAddr,
@@ -50,6 +51,31 @@ pub struct ServerConfig {
     /// The phishing report service (`[phish]`, see `server::phishing`).
     #[serde(default)]
     pub phish: crate::phishing::PhishConfig,
+    /// Sign-in besides local passwords: `[auth.oidc]` (see `server::oidc`).
+    #[serde(default)]
+    pub auth: crate::oidc::AuthConfig,
+    /// When sources count as silent (`[ingest_health]`, see `server::ingest_health`).
+    #[serde(default)]
+    pub ingest_health: crate::ingest_health::IngestHealthConfig,
+}
+
+/// `"10.0.0.5"` is `10.0.0.5/32`; `"10.0.0.0/24"` a network.
+fn addresses_or_networks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{text}` is neither an IP address nor a network (CIDR)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Retention: partitions (UTC days) are deleted when too old or when the index is too big.
@@ -129,6 +155,11 @@ impl ServerConfig {
         }
         self.intel.validate()?;
         self.phish.intel_settings()?;
+        self.phish.dns_settings()?;
+        if let Some(oidc) = &self.auth.oidc {
+            oidc.validate()?;
+        }
+        self.ingest_health.validate()?;
         if self.store.commit_interval_ms == 0 || self.store.queue_batches == 0 {
             bail!("store.commit_interval_ms and store.queue_batches must be positive");
         }
@@ -169,7 +200,29 @@ mod tests {
         );
         assert!(minimal.phish.smtp.is_none());
         assert!(minimal.trusted_proxies.is_empty());
-        assert_eq!(full.trusted_proxies.len(), 2);
+        assert_eq!(full.trusted_proxies.len(), 3);
+        assert!(
+            full.trusted_proxies[2].contains(&"10.1.7.9".parse::<IpAddr>().unwrap()),
+            "{:?}",
+            full.trusted_proxies
+        );
+        let oidc = full.auth.oidc.as_ref().unwrap();
+        assert_eq!(oidc.role_map.len(), 3);
+        assert!(minimal.auth.oidc.is_none());
+        assert_eq!(
+            full.ingest_health
+                .policy()
+                .silent_after("syslog-udp 10.0.0.7")
+                .as_secs(),
+            900
+        );
+        assert!(minimal.ingest_health.sources.is_empty());
+        let error =
+            toml::from_str::<ServerConfig>("trusted_proxies = [\"10.0.0.0/33\"]").unwrap_err();
+        assert!(
+            error.to_string().contains("neither an IP address"),
+            "{error}"
+        );
         let error = ServerConfig::load(&root.join("invalid-unknown-key.toml")).unwrap_err();
         assert!(format!("{error:#}").contains("unknown field"), "{error:#}");
     }

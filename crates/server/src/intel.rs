@@ -1,5 +1,5 @@
-//! The `[intel]` section: warninglists, blocklist access, partners with their TAXII
-//! credentials and operational contacts, retro-matching.
+//! The `[intel]` section: warninglists, blocklist access, TAXII collections, partners with
+//! their TAXII credentials and operational contacts, retro-matching.
 //!
 //! ```toml
 //! [intel]
@@ -10,10 +10,21 @@
 //! blocklist_max_tlp = "amber+strict"              # firewalls of the organisation; never RED
 //! retro_match_hours = 72
 //!
+//! # TAXII collections; without any, one: `indicators`, every indicator, writable.
+//! [[intel.collections]]
+//! name = "phishing"
+//! title = "Phishing"
+//! description = "Phishing URLs and domains seen by the city SOC"
+//! sources = ["phishing-reports"]                  # any of these sources (all when empty)
+//! tags = []                                       # any of these tags (all when empty)
+//! kinds = ["url", "domain"]                       # these kinds (all when empty)
+//! max_tlp = "amber"                               # most restrictive TLP held
+//! writable = true                                 # partners listing it may add objects
+//!
 //! [[intel.partners]]
 //! name = "CERT-X"
 //! max_tlp = "amber"
-//! collections = ["indicators"]
+//! collections = ["phishing"]
 //! username = "cert-x"
 //! password_sha256 = "…"                             # sha256 hex of the TAXII password
 //! contacts = [{ name = "Ada Rossi", role = "duty officer", email = "soc@cert-x.example", phone = "+39 06 000000" }]
@@ -54,6 +65,10 @@ pub struct IntelConfig {
     /// New indicators are matched against stored events of this many past hours; 0: off.
     #[serde(default = "default_retro_hours")]
     pub retro_match_hours: u32,
+    /// TAXII 2.1 collections served to partners; none: one, `indicators`, holding every
+    /// indicator, writable.
+    #[serde(default)]
+    pub collections: Vec<CollectionConfig>,
     /// Partner organisations (TAXII 2.1 sharing).
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
@@ -104,6 +119,68 @@ impl Default for IntelConfig {
     }
 }
 
+/// A TAXII collection: a named selection of the indicators.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionConfig {
+    /// Name partners list it by (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// Title shown to partners [default: the name].
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Description shown to partners.
+    #[serde(default)]
+    pub description: String,
+    /// Indicators of any of these sources (feed names, partner names); all when empty.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Indicators carrying any of these tags; all when empty.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Indicator kinds (`ip`, `domain`, `url`, `sha256`, …); all when empty.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Most restrictive TLP held [default: every level; partners never receive RED].
+    #[serde(default = "default_collection_tlp")]
+    pub max_tlp: String,
+    /// Whether partners listing it may add objects to it and withdraw their own.
+    #[serde(default)]
+    pub writable: bool,
+}
+
+impl CollectionConfig {
+    fn build(&self) -> anyhow::Result<api::threat_intel::Collection> {
+        let what = format!("collections.{}", self.name);
+        anyhow::ensure!(
+            !self.name.is_empty()
+                && self
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+            "intel.{what}: a name is letters, digits, `-`, `_` and `.`"
+        );
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|k| {
+                k.parse::<intel::IndicatorKind>()
+                    .map_err(anyhow::Error::msg)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .with_context(|| format!("intel.{what}.kinds"))?;
+        Ok(api::threat_intel::Collection {
+            name: self.name.clone(),
+            title: self.title.clone().unwrap_or_else(|| self.name.clone()),
+            description: self.description.clone(),
+            sources: self.sources.clone(),
+            tags: self.tags.clone(),
+            kinds,
+            max_tlp: tlp(&self.max_tlp, &format!("{what}.max_tlp"))?,
+            writable: self.writable,
+        })
+    }
+}
+
 /// One partner organisation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,7 +189,7 @@ pub struct PartnerConfig {
     pub name: String,
     /// Most restrictive TLP it may receive (RED is never shared automatically).
     pub max_tlp: String,
-    /// TAXII collections it may read and write (`indicators`).
+    /// TAXII collections it may read (and write, where the collection is writable).
     #[serde(default)]
     pub collections: Vec<String>,
     /// TAXII user name.
@@ -143,6 +220,9 @@ pub struct ContactConfig {
 
 fn default_tlp() -> String {
     "amber".into()
+}
+fn default_collection_tlp() -> String {
+    "red".into()
 }
 fn default_internal_tlp() -> String {
     "amber+strict".into()
@@ -178,11 +258,19 @@ impl IntelConfig {
             self.blocklist_min_confidence <= 100,
             "intel.blocklist_min_confidence is 0 to 100"
         );
+        let collections = self.collections()?;
         for partner in &self.partners {
             tlp(
                 &partner.max_tlp,
                 &format!("partners.{}.max_tlp", partner.name),
             )?;
+            for name in &partner.collections {
+                anyhow::ensure!(
+                    collections.iter().any(|c| &c.name == name),
+                    "intel.partners.{}.collections: no collection named {name}",
+                    partner.name
+                );
+            }
             anyhow::ensure!(
                 partner.password_sha256.len() == 64
                     && partner
@@ -246,6 +334,68 @@ impl IntelConfig {
         Ok(())
     }
 
+    /// The TAXII collections: the configured ones, or the default `indicators`.
+    pub fn collections(&self) -> anyhow::Result<Vec<api::threat_intel::Collection>> {
+        if self.collections.is_empty() {
+            return Ok(vec![api::threat_intel::Collection::all_indicators()]);
+        }
+        let collections = self
+            .collections
+            .iter()
+            .map(CollectionConfig::build)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for collection in &collections {
+            anyhow::ensure!(
+                collections
+                    .iter()
+                    .filter(|c| c.name == collection.name)
+                    .count()
+                    == 1,
+                "intel.collections: {} named twice",
+                collection.name
+            );
+        }
+        Ok(collections)
+    }
+
+    /// The partners as sharing sees them (no credentials).
+    pub fn sharing_partners(&self) -> anyhow::Result<Vec<intel::sharing::Partner>> {
+        self.partners
+            .iter()
+            .map(|p| {
+                Ok(intel::sharing::Partner {
+                    name: p.name.clone(),
+                    max_tlp: tlp(&p.max_tlp, "partners.max_tlp")?,
+                    collections: p.collections.clone(),
+                    contacts: p
+                        .contacts
+                        .iter()
+                        .map(|c| intel::sharing::Contact {
+                            name: c.name.clone(),
+                            role: c.role.clone(),
+                            email: c.email.clone(),
+                            phone: c.phone.clone(),
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Who would receive what, per partner and collection, from `set` (as the share
+    /// preview route computes it; the CLI uses it on a data directory).
+    pub fn share_preview(
+        &self,
+        set: &intel::IndicatorSet,
+    ) -> anyhow::Result<Vec<api::threat_intel::SharePreview>> {
+        Ok(api::threat_intel::share_preview(
+            set,
+            &self.sharing_partners()?,
+            &self.collections()?,
+            jiff::Timestamp::now(),
+        ))
+    }
+
     fn load_warninglists(&self) -> anyhow::Result<intel::Warninglists> {
         let mut lists = intel::Warninglists::new();
         let mut files = Vec::new();
@@ -298,30 +448,15 @@ impl IntelConfig {
             "threat intel loaded"
         );
         let partners = self
-            .partners
-            .iter()
-            .map(|p| {
-                Ok(api::threat_intel::PartnerAccount {
-                    partner: intel::sharing::Partner {
-                        name: p.name.clone(),
-                        max_tlp: tlp(&p.max_tlp, "partners.max_tlp")?,
-                        collections: p.collections.clone(),
-                        contacts: p
-                            .contacts
-                            .iter()
-                            .map(|c| intel::sharing::Contact {
-                                name: c.name.clone(),
-                                role: c.role.clone(),
-                                email: c.email.clone(),
-                                phone: c.phone.clone(),
-                            })
-                            .collect(),
-                    },
-                    username: p.username.clone(),
-                    password_sha256: p.password_sha256.to_ascii_lowercase(),
-                })
+            .sharing_partners()?
+            .into_iter()
+            .zip(&self.partners)
+            .map(|(partner, p)| api::threat_intel::PartnerAccount {
+                partner,
+                username: p.username.clone(),
+                password_sha256: p.password_sha256.to_ascii_lowercase(),
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect();
         let blocklist = api::threat_intel::BlocklistSettings {
             tokens: self.blocklist_tokens.clone(),
             max_tlp: tlp(&self.blocklist_max_tlp, "blocklist_max_tlp")?,
@@ -337,7 +472,8 @@ impl IntelConfig {
                 tlp(&self.default_tlp, "default_tlp")?,
                 retro,
             )
-            .with_api_max_tlp(tlp(&self.api_max_tlp, "api_max_tlp")?),
+            .with_api_max_tlp(tlp(&self.api_max_tlp, "api_max_tlp")?)
+            .with_collections(self.collections()?),
         ))
     }
 }
@@ -643,6 +779,76 @@ mod tests {
         assert_eq!(state.partners[0].partner.max_tlp, intel::Tlp::AmberStrict);
         assert_eq!(state.blocklist.max_tlp, intel::Tlp::Amber);
         assert!(dir.path().join("intel").is_dir());
+    }
+
+    const COLLECTIONS: &str = r#"
+        [intel]
+        [[intel.collections]]
+        name = "indicators"
+        writable = true
+
+        [[intel.collections]]
+        name = "phishing"
+        title = "Phishing"
+        sources = ["phishing-reports"]
+        kinds = ["url", "domain"]
+        max_tlp = "amber"
+
+        [[intel.partners]]
+        name = "CERT-X"
+        max_tlp = "amber"
+        collections = ["indicators", "phishing"]
+        username = "cert-x"
+        password_sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+    "#;
+
+    #[test]
+    fn collections_are_configured_and_checked() {
+        let config = parse(COLLECTIONS).unwrap();
+        let collections = config.collections().unwrap();
+        assert_eq!(collections.len(), 2);
+        let phishing = &collections[1];
+        assert_eq!(phishing.title, "Phishing");
+        assert!(!phishing.writable && collections[0].writable);
+        assert_eq!(
+            phishing.kinds,
+            [intel::IndicatorKind::Url, intel::IndicatorKind::Domain]
+        );
+        assert_eq!(phishing.max_tlp, intel::Tlp::Amber);
+        assert_eq!(collections[0].max_tlp, intel::Tlp::Red);
+        // None configured: the one default collection.
+        let default = parse(FULL).unwrap().collections().unwrap();
+        assert_eq!(default, [api::threat_intel::Collection::all_indicators()]);
+        for (change, reason) in [
+            (
+                (
+                    "collections = [\"indicators\", \"phishing\"]",
+                    "collections = [\"mail\"]",
+                ),
+                "no collection named mail",
+            ),
+            (
+                ("[\"url\", \"domain\"]", "[\"url\", \"fax\"]"),
+                "phishing.kinds",
+            ),
+            (
+                ("name = \"phishing\"", "name = \"indicators\""),
+                "named twice",
+            ),
+            (
+                ("name = \"phishing\"", "name = \"a/b\""),
+                "a name is letters",
+            ),
+            (
+                ("max_tlp = \"amber\"\n", "max_tlp = \"mauve\"\n"),
+                "phishing.max_tlp",
+            ),
+        ] {
+            let text = COLLECTIONS.replacen(change.0, change.1, 1);
+            assert_ne!(text, COLLECTIONS, "{reason}");
+            let error = format!("{:#}", parse(&text).unwrap_err());
+            assert!(error.contains(reason), "{reason}: {error}");
+        }
     }
 
     #[test]

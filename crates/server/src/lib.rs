@@ -3,7 +3,9 @@
 //! so nothing acknowledged is lost on a clean stop either.
 
 mod config;
+pub mod ingest_health;
 pub mod intel;
+pub mod oidc;
 pub mod phishing;
 mod token;
 
@@ -204,7 +206,13 @@ pub async fn run(
         detect::intel::IntelDetector::new(intel_state.lock_matcher())
             .with_sightings(intel_state.sightings.clone()),
     );
-    let pipeline = pipeline::Pipeline::start_writer(writer, config.store.queue_batches);
+    // Per-source ingest health, as the last run left it.
+    let health = config.ingest_health.open(&config.data_dir).await;
+    let pipeline = pipeline::Pipeline::start_writer_with_health(
+        writer,
+        config.store.queue_batches,
+        Arc::clone(&health),
+    );
     let auth: Arc<dyn ingest::auth::TokenCheck> =
         Arc::new(move |presented: &str| tokens_equal(presented, &token));
 
@@ -283,6 +291,20 @@ pub async fn run(
     let api_router = api_router.layer(axum::Extension(api::TrustedProxies(
         config.trusted_proxies.clone(),
     )));
+    let api_router = api_router.layer(axum::Extension(api::RetentionPolicy {
+        max_age_days: config.retention.max_age_days,
+        max_bytes: config.retention.max_bytes,
+    }));
+    // OpenID Connect sign-in, when `[auth.oidc]` is configured.
+    let api_router = match &config.auth.oidc {
+        Some(oidc) => {
+            let service = oidc.build().context("setting up OpenID Connect sign-in")?;
+            tracing::info!(issuer = %oidc.issuer, "openid connect sign-in enabled");
+            api_router.layer(axum::Extension(service))
+        }
+        None => api_router,
+    };
+    let _throttle_task = oidc::spawn_throttle_summaries(Arc::clone(&accounts), stop_rx.clone());
     let api_router = api_router.layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     let http_task = tokio::spawn(
         axum::serve(
@@ -301,6 +323,12 @@ pub async fn run(
         .into_future(),
     );
     let syslog_task = tokio::spawn(syslog.run(pipeline.intake(), stopped(stop_rx.clone())));
+    let health_saver = ingest_health::spawn_saver(
+        Arc::clone(&health),
+        &config.ingest_health,
+        &config.data_dir,
+        stop_rx.clone(),
+    );
     let smtp_task = smtp_source.map(|source| {
         tracing::info!(smtp = %source.addr(), "phishing report intake listening");
         let sink = phishing::IntelSink {
@@ -309,6 +337,7 @@ pub async fn run(
             settings: phish_intel,
         };
         let handler = phishing::smtp_handler(Arc::clone(&phish_desk), &config.phish, Some(sink));
+        let source = source.on_refusal(phishing::refusal_counter(Arc::clone(&phish_desk)));
         tokio::spawn(source.run(handler, stopped(stop_rx.clone())))
     });
     // TAXII feeds polled into the intel store; they stop with the listeners.
@@ -353,6 +382,12 @@ pub async fn run(
     }
     drop(rules_watch);
     let writer = tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    let _ = health_saver.await;
+    ingest_health::save(
+        health,
+        config.data_dir.join(ingest_health::INGEST_HEALTH_FILE),
+    )
+    .await;
     if let Some(state) = writer
         .as_ref()
         .and_then(pipeline::Writer::detector)

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use ingest::sources::smtp::client::Relay;
 use ingest::sources::smtp::{Envelope, MessageHandler, SmtpConfig};
-use phish::{DnsAnswer, DnsRecords, Language};
+use phish::{DnsAnswer, DnsFailure, DnsRecords, Language, LiveDnsSettings};
 use serde::Deserialize;
 
 /// `[phish]`: the phishing report service. The desk (API `/api/v1/phish`) is always on;
@@ -26,13 +27,36 @@ pub struct PhishConfig {
     /// SMTP relay (`host:port`) for the answers to reporters; no answers when absent.
     #[serde(default)]
     pub relay: Option<String>,
+    /// `none` (default: clear text, for a relay on localhost or the local network) or
+    /// `starttls` (required: nothing is sent to a relay that does not offer it, and its
+    /// certificate must verify).
+    #[serde(default)]
+    pub relay_tls: RelayTlsMode,
+    /// PEM file of the CA certificates that sign the relay's certificate; the system's
+    /// roots when absent.
+    #[serde(default)]
+    pub relay_ca_file: Option<std::path::PathBuf>,
+    /// User name for AUTH (PLAIN, else LOGIN) at the relay; needs `relay_tls = "starttls"`.
+    #[serde(default)]
+    pub relay_username: Option<String>,
+    /// File whose first line is the relay password (kept out of the config file).
+    #[serde(default)]
+    pub relay_password_file: Option<std::path::PathBuf>,
     /// Sender address of the answers.
     #[serde(default = "default_reply_from")]
     pub reply_from: String,
     /// DNS for DKIM/SPF/DMARC checks: `offline` (use the receiving server's results, with
-    /// provenance) or `system` (the host's resolvers).
+    /// provenance) or `system` (live lookups through `dns_servers`).
     #[serde(default)]
     pub dns: DnsMode,
+    /// Name servers of `dns = "system"` (`IP` or `IP:port`, e.g. `["127.0.0.1:5353"]`);
+    /// the host's resolvers (`/etc/resolv.conf`) when empty.
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
+    /// Longest wait for one DNS lookup (milliseconds, default 5000); past it the checks
+    /// that needed the answer are "not verified (DNS timeout)".
+    #[serde(default = "default_dns_timeout_ms")]
+    pub dns_timeout_ms: u64,
     /// A folder of YARA rules (`.yar`) run over attachments; none when absent. Rule files
     /// that do not compile are reported and skipped.
     #[serde(default)]
@@ -42,11 +66,89 @@ pub struct PhishConfig {
     pub intel_tlp: String,
 }
 
+/// Transport security towards the relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayTlsMode {
+    #[default]
+    None,
+    Starttls,
+}
+
+fn default_dns_timeout_ms() -> u64 {
+    LiveDnsSettings::DEFAULT_TIMEOUT.as_millis() as u64
+}
+
 fn default_intel_tlp() -> String {
     "amber".to_owned()
 }
 
 impl PhishConfig {
+    /// The relay answers go through, with its TLS settings and credentials read; `None`
+    /// without a relay. Fails on AUTH without TLS, unreadable files, a bad address.
+    pub fn build_relay(&self) -> anyhow::Result<Option<ingest::sources::smtp::client::Relay>> {
+        use ingest::sources::smtp::client::{Credentials, Relay, RelayTls};
+        let Some(addr) = &self.relay else {
+            if self.relay_username.is_some() || self.relay_tls != RelayTlsMode::None {
+                anyhow::bail!("phish.relay_tls and phish.relay_username need phish.relay");
+            }
+            return Ok(None);
+        };
+        let credentials = match (&self.relay_username, &self.relay_password_file) {
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                anyhow::bail!("phish.relay_username and phish.relay_password_file go together")
+            }
+            (Some(username), Some(path)) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("reading phish.relay_password_file {}", path.display())
+                })?;
+                let password = text.lines().next().unwrap_or_default().to_owned();
+                anyhow::ensure!(
+                    !password.is_empty(),
+                    "phish.relay_password_file {} is empty",
+                    path.display()
+                );
+                Some(Credentials {
+                    username: username.clone(),
+                    password,
+                })
+            }
+        };
+        let tls = match self.relay_tls {
+            RelayTlsMode::None => {
+                anyhow::ensure!(
+                    credentials.is_none(),
+                    "phish.relay_username needs relay_tls = \"starttls\": passwords never go in clear text"
+                );
+                None
+            }
+            RelayTlsMode::Starttls => Some(
+                RelayTls::new(addr, self.relay_ca_file.as_deref())
+                    .context("phish.relay_tls = \"starttls\"")?,
+            ),
+        };
+        Ok(Some(Relay {
+            addr: addr.clone(),
+            tls,
+            credentials,
+        }))
+    }
+
+    /// The live resolver's settings; fails on a bad address or timeout, or on servers
+    /// given while `dns = "offline"` (they would be silently ignored).
+    pub fn dns_settings(&self) -> anyhow::Result<LiveDnsSettings> {
+        anyhow::ensure!(
+            self.dns == DnsMode::System || self.dns_servers.is_empty(),
+            "phish.dns_servers needs dns = \"system\""
+        );
+        LiveDnsSettings::new(
+            &self.dns_servers,
+            Duration::from_millis(self.dns_timeout_ms),
+        )
+        .context("phish.dns_servers / phish.dns_timeout_ms")
+    }
+
     /// How reports feed intelligence; fails on an unknown TLP name.
     pub fn intel_settings(&self) -> anyhow::Result<api::phish::PhishIntelSettings> {
         let tlp = self
@@ -103,12 +205,13 @@ pub async fn open_desk(
         }
         analyzer = analyzer.with_yara(Arc::new(rules));
     }
+    let dns_settings = config.dns_settings()?;
     let dns: Arc<dyn DnsRecords> = match config.dns {
         DnsMode::Offline => Arc::new(phish::OfflineDns),
-        DnsMode::System => {
-            Arc::new(LiveDns::new().context("reading the system DNS configuration")?)
-        }
+        DnsMode::System => Arc::new(LiveDns::new(&dns_settings)?),
     };
+    // Checked at start so a bad relay setting fails here, not at the first answer.
+    config.build_relay()?;
     let dir = data_dir.join("phish");
     tokio::task::spawn_blocking(move || phish::Desk::open(&dir, analyzer, dns))
         .await?
@@ -124,7 +227,7 @@ pub fn smtp_handler(
     config: &PhishConfig,
     sink: Option<IntelSink>,
 ) -> MessageHandler {
-    let relay = config.relay.clone();
+    let relay = relay_of(config);
     let reply_from = config.reply_from.clone();
     Arc::new(move |envelope: Envelope, data: Vec<u8>| {
         let desk = Arc::clone(&desk);
@@ -132,6 +235,7 @@ pub fn smtp_handler(
         let reply_from = reply_from.clone();
         let sink = sink.clone();
         Box::pin(async move {
+            desk.stats().received(phish::stats::Channel::Smtp);
             let reported = phish::extract_reported(&data);
             let reporter = reported
                 .reporter
@@ -157,7 +261,12 @@ pub fn smtp_handler(
                 let confidence = phish::share::confidence(stored.score, config.malicious_score);
                 let own_domains = config.own_domains.clone();
                 let stored = stored.clone();
+                let desk = Arc::clone(&desk);
                 tokio::task::spawn_blocking(move || {
+                    // An analyst may have cleared the report in the meantime.
+                    if !api::phish::still_malicious(&desk, &stored.id) {
+                        return;
+                    }
                     let shared = api::phish::share_with_intel(
                         &sink.intel,
                         sink.events.as_ref(),
@@ -190,7 +299,7 @@ pub fn reporter_notifier(
     desk: Arc<phish::Desk>,
     config: &PhishConfig,
 ) -> Option<api::phish::ReporterNotifier> {
-    let relay = config.relay.clone()?;
+    let relay = relay_of(config)?;
     let from = config.reply_from.clone();
     Some(api::phish::ReporterNotifier(Arc::new(
         move |stored: phish::StoredReport| {
@@ -221,10 +330,30 @@ enum Kind {
     Review,
 }
 
+/// The relay, built from a config [`open_desk`] already checked.
+fn relay_of(config: &PhishConfig) -> Option<Relay> {
+    config.build_relay().unwrap_or_else(|error| {
+        tracing::error!(error = %format!("{error:#}"), "phishing answers disabled: relay settings");
+        None
+    })
+}
+
+/// Counts what the SMTP listener refuses in the desk's intake counters.
+pub fn refusal_counter(desk: Arc<phish::Desk>) -> ingest::sources::smtp::RefusalObserver {
+    Arc::new(move |refusal| {
+        use ingest::sources::smtp::Refusal;
+        desk.stats().refused(match refusal {
+            Refusal::Size => phish::stats::Refusal::Size,
+            Refusal::Recipient => phish::stats::Refusal::Recipient,
+            Refusal::Syntax => phish::stats::Refusal::Parse,
+        });
+    })
+}
+
 async fn answer(
     desk: Arc<phish::Desk>,
     stored: phish::StoredReport,
-    relay: String,
+    relay: Relay,
     from: String,
     to: String,
 ) {
@@ -234,7 +363,7 @@ async fn answer(
 async fn deliver(
     desk: Arc<phish::Desk>,
     stored: phish::StoredReport,
-    relay: String,
+    relay: Relay,
     from: String,
     to: String,
     kind: Kind,
@@ -267,7 +396,7 @@ async fn deliver(
         .rsplit_once('@')
         .map_or("sentinella", |(_, d)| d)
         .to_owned();
-    let result = ingest::sources::smtp::client::send(
+    let result = ingest::sources::smtp::client::send_via(
         &relay,
         &helo,
         &from,
@@ -277,7 +406,11 @@ async fn deliver(
     )
     .await;
     if let Err(error) = &result {
-        tracing::warn!(report = %stored.id, %relay, %error, "answer to reporter not sent");
+        tracing::warn!(report = %stored.id, relay = %relay.addr, %error, "answer to reporter not sent");
+    }
+    match kind {
+        Kind::Answer => desk.stats().reply(result.is_ok()),
+        Kind::Review => desk.stats().notice(result.is_ok()),
     }
     let status = phish::ReplyStatus {
         at: unix_now(),
@@ -300,20 +433,26 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// DNS through the host's resolvers, answered synchronously for the analyzer: the desk
-/// runs on blocking threads, which may wait on the runtime.
+/// DNS through the configured (else the host's) resolvers, answered synchronously for the
+/// analyzer: the desk runs on blocking threads, which may wait on the runtime.
 pub struct LiveDns {
     resolver: mail_auth::MessageAuthenticator,
     runtime: tokio::runtime::Handle,
     cache: Mutex<HashMap<String, DnsAnswer>>,
+    timeout: Duration,
 }
 
 impl LiveDns {
-    fn new() -> anyhow::Result<Self> {
+    /// Call inside a multi-thread Tokio runtime; lookups then block the calling thread,
+    /// which must not be one of the runtime's workers.
+    pub fn new(settings: &LiveDnsSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            resolver: mail_auth::MessageAuthenticator::new_system_conf()?,
+            resolver: settings
+                .authenticator()
+                .context("building the DNS resolver of [phish]")?,
             runtime: tokio::runtime::Handle::current(),
             cache: Mutex::new(HashMap::new()),
+            timeout: settings.timeout,
         })
     }
 
@@ -328,8 +467,12 @@ impl LiveDns {
         // Called from blocking threads only (the desk runs in `spawn_blocking`).
         let answer = self
             .runtime
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), lookup).await })
-            .unwrap_or(DnsAnswer::Unavailable);
+            .block_on(async { tokio::time::timeout(self.timeout, lookup).await })
+            .unwrap_or(DnsAnswer::Failed(DnsFailure::Timeout));
+        // A failure is not an answer to keep: the next report asks again.
+        if matches!(answer, DnsAnswer::Failed(_)) {
+            return answer;
+        }
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
@@ -364,7 +507,7 @@ impl DnsRecords for LiveDns {
                 Err(error) if error.is_no_records_found() || error.is_nx_domain() => {
                     DnsAnswer::NotFound
                 }
-                Err(_) => DnsAnswer::Unavailable,
+                Err(error) => phish::dns::answer_from_error(&error),
             }
         })
     }
@@ -380,7 +523,7 @@ impl DnsRecords for LiveDns {
                 Err(error) if error.is_no_records_found() || error.is_nx_domain() => {
                     DnsAnswer::NotFound
                 }
-                Err(_) => DnsAnswer::Unavailable,
+                Err(error) => phish::dns::answer_from_error(&error),
             }
         })
     }
@@ -398,5 +541,53 @@ mod tests {
         assert_eq!(green.intel_settings().unwrap().tlp, intel::Tlp::Green);
         let bad: PhishConfig = toml::from_str("intel_tlp = \"purple\"").unwrap();
         assert!(format!("{:#}", bad.intel_settings().unwrap_err()).contains("phish.intel_tlp"));
+    }
+
+    #[test]
+    fn relay_settings_never_allow_a_password_in_clear_text() {
+        let dir = std::env::temp_dir().join(format!("relay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let password = dir.join("password");
+        std::fs::write(&password, "s3cret\nignored\n").unwrap();
+        let config = |extra: &str| -> PhishConfig {
+            toml::from_str(&format!("relay = \"127.0.0.1:25\"\n{extra}")).unwrap()
+        };
+        let error = |config: PhishConfig| format!("{:#}", config.build_relay().unwrap_err());
+        // Plain relay, no AUTH: the default.
+        let plain = config("").build_relay().unwrap().unwrap();
+        assert!(plain.tls.is_none() && plain.credentials.is_none());
+        assert!(PhishConfig::default().build_relay().unwrap().is_none());
+        // AUTH without STARTTLS, a user without a password, TLS without a relay: refused.
+        let clear = format!(
+            "relay_username = \"u\"\nrelay_password_file = \"{}\"",
+            password.display()
+        );
+        assert!(error(config(&clear)).contains("clear text"));
+        assert!(
+            error(config("relay_tls = \"starttls\"\nrelay_username = \"u\""))
+                .contains("go together")
+        );
+        let no_relay: PhishConfig = toml::from_str("relay_tls = \"starttls\"").unwrap();
+        assert!(error(no_relay).contains("need phish.relay"));
+        // A CA file that is not one.
+        let bad_ca = format!(
+            "relay_tls = \"starttls\"\nrelay_ca_file = \"{}\"",
+            password.display()
+        );
+        assert!(error(config(&bad_ca)).contains("starttls"));
+        // STARTTLS with AUTH: the first line of the file is the password.
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, certified.cert.pem()).unwrap();
+        let secure = config(&format!(
+            "relay_tls = \"starttls\"\nrelay_ca_file = \"{}\"\n{clear}",
+            ca.display()
+        ))
+        .build_relay()
+        .unwrap()
+        .unwrap();
+        assert!(secure.tls.is_some());
+        assert_eq!(secure.credentials.unwrap().password, "s3cret");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

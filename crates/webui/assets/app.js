@@ -53,6 +53,13 @@
     return new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(n) + " " + units[i];
   }
 
+  // Seconds as the largest whole unit, localized ("15 minutes", "2 ore", "90 days").
+  function fmtDuration(secs) {
+    const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+    const [unit, size] = units.find(([, size]) => secs >= size && secs % size === 0) || ["hour", 3600];
+    return new Intl.NumberFormat(locale(), { style: "unit", unit, unitDisplay: "long", maximumFractionDigits: 1 }).format(secs / size);
+  }
+
   function fmtTime(value) {
     if (value === undefined || value === null || value === "") return t("common.none");
     const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
@@ -283,6 +290,7 @@
     const error = h("div", { class: "form-error", role: "alert", "data-testid": "signin-error" });
     const user = h("input", { name: "user", autocomplete: "username", required: true, autofocus: true });
     const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+    const sso = h("div", { class: "signin-sso" });
     const form = h("form", { class: "signin-card", "data-testid": "signin-form", onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = "";
@@ -301,7 +309,16 @@
       h("label", null, t("signin.password"), password),
       error,
       h("button", { class: "btn primary wide", type: "submit" }, t("signin.submit")),
+      sso,
       h("div", { class: "signin-footer" }, h("span", { class: "muted" }, t("signin.footer")), languageSelect()));
+    // OpenID Connect: a button when configured, and the reason when the provider's round trip failed.
+    const ssoError = new URLSearchParams(location.search).get("sso_error");
+    if (ssoError) error.textContent = t("signin.sso_error." + ssoError) !== "signin.sso_error." + ssoError ? t("signin.sso_error." + ssoError) : t("signin.sso_error.other");
+    api("GET", "/api/v1/session/oidc").then((answer) => {
+      if (!answer || !answer.enabled) return;
+      sso.append(h("div", { class: "signin-or muted" }, t("signin.or")),
+        h("a", { class: "btn wide", href: "/api/v1/session/oidc/start", "data-testid": "signin-sso" }, t("signin.sso", { name: answer.name })));
+    }).catch(() => {});
     return h("div", { class: "signin-page" }, form);
   }
 
@@ -861,8 +878,9 @@
     loadSourceHealth(cards["dash.sourcehealth"]);
   }
 
-  function kpi(label, value, testid) {
-    return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "kpi-value" }, value), h("div", { class: "kpi-label" }, label));
+  function kpi(label, value, testid, note) {
+    return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "kpi-value" }, value), h("div", { class: "kpi-label" }, label),
+      note ? h("div", { class: "kpi-note muted small", "data-testid": testid + "-note" }, note) : null);
   }
 
   function topList(buckets, field, query) {
@@ -874,6 +892,14 @@
       return h("li", { onclick: () => { state.search.q = (query ? query + " AND " : "") + field + ":" + quote(b.key); state.search.range = "24h"; state.search.ran = false; navigate(searchUrl()); } },
         bar, h("span", { class: "toplist-key" }, display(b.key)), h("span", { class: "toplist-count" }, fmtNumber(b.doc_count)));
     }));
+  }
+
+  // The configured retention (`[retention]`): "kept: 90 days · 50 GB", or "no limit".
+  function retentionPolicy(policy) {
+    const parts = [];
+    if (policy && policy.max_age_days) parts.push(fmtDuration(policy.max_age_days * 86400));
+    if (policy && policy.max_bytes) parts.push(fmtBytes(policy.max_bytes));
+    return t("dash.retentionkept", { policy: parts.length ? parts.join(" · ") : t("dash.nolimit") });
   }
 
   async function loadDashboard(kpis, cards) {
@@ -895,7 +921,7 @@
         kpi(t("dash.events24"), fmtNumber(events.total), "kpi-events24"),
         kpi(t("dash.openalerts"), fmtNumber(open.total), "kpi-open"),
         kpi(t("dash.storesize"), fmtBytes((stats.wal_bytes || 0) + (stats.index_bytes || 0)), "kpi-size"),
-        kpi(t("dash.retention"), stats.oldest_partition || t("common.none"), "kpi-retention"),
+        kpi(t("dash.retention"), stats.oldest_partition || t("common.none"), "kpi-retention", retentionPolicy(stats.retention)),
         kpi(t("dash.indexlag"), fmtNumber(stats.index_lag_events || 0), "kpi-lag"));
       const aggs = events.aggregations || {};
       cards["dash.ingest"].replaceChildren(aggs.rate ? bars(padBuckets(aggs.rate.buckets, 3600, Date.parse(day), Date.now()), 3600) : h("div", { class: "muted" }, t("common.noresults")));
@@ -940,20 +966,20 @@
     let report;
     try { report = await api("GET", "/api/v1/ingest/health"); } catch (err) { body.replaceChildren(errorBox(err.message)); return; }
     const counter = (label, n, testid) => h("div", { class: "health-row" }, h("span", null, label), h("strong", { class: n ? "warn" : "", "data-testid": testid }, fmtNumber(n)));
-    const hours = Math.round(report.silent_after_secs / 360) / 10;
     const rows = report.sources || [];
     body.replaceChildren(
       h("div", { class: "health-counters" },
-        counter(t("dash.silentsources", { hours: fmtNumber(hours) }), report.silent_sources, "health-silent"),
+        counter(t("dash.silentsources", { duration: fmtDuration(report.silent_after_secs) }), report.silent_sources, "health-silent"),
         counter(t("dash.udpdropped"), report.udp_dropped_events, "health-udp-dropped"),
         counter(t("dash.rejected"), report.rejected_requests, "health-rejected")),
       rows.length ? h("div", { class: "table-wrap" }, h("table", { class: "grid health-table", "data-testid": "source-health-table" },
-        h("thead", null, h("tr", null, [[t("dash.source")], [t("dash.sourceevents"), "num"], [t("dash.fallbacks"), "num"], [t("dash.lastevent")], [t("dash.state")]].map(([c, cls]) => h("th", cls ? { class: cls } : null, c)))),
+        h("thead", null, h("tr", null, [[t("dash.source")], [t("dash.sourceevents"), "num"], [t("dash.fallbacks"), "num"], [t("dash.lastevent")], [t("dash.silentafter")], [t("dash.state")]].map(([c, cls]) => h("th", cls ? { class: cls } : null, c)))),
         h("tbody", null, rows.map((row) => h("tr", { class: row.silent ? "silent-source" : "", "data-testid": "source-health-row" },
           h("td", { class: "nowrap" }, display(row.source)),
           h("td", { class: "num" }, fmtNumber(row.events)),
           h("td", { class: "num" + (row.parse_fallbacks ? " warn" : "") }, fmtNumber(row.parse_fallbacks)),
           h("td", { class: "nowrap" }, fmtTime(row.last_event)),
+          h("td", { class: "nowrap", "data-testid": "source-silent-after" }, fmtDuration(row.silent_after_secs)),
           h("td", null, h("span", { class: "badge " + (row.silent ? "status-new" : "status-acknowledged") }, row.silent ? t("dash.silentflag") : t("dash.activeflag")))))))) :
         h("div", { class: "muted" }, t("dash.nosources")));
   }
@@ -968,7 +994,9 @@
     const list = h("div");
     const rejected = h("div");
     const tester = canChange() ? eventTester() : null;
-    section.append(h("div", { class: "toolbar" }, filter), summary, list, rejected, tester ? tester.card : null);
+    // (Not `append(…, null)`: the DOM would show "null" to viewers, who have no tester.)
+    section.append(h("div", { class: "toolbar" }, filter), summary, list, rejected);
+    if (tester) section.append(tester.card);
     let listing = null;
     const show = () => {
       const needle = filter.value.trim().toLowerCase();
@@ -1176,14 +1204,103 @@
     return Array.isArray(reasons) ? reasons : Array.isArray(report.reasons) ? report.reasons : [];
   }
 
-  // Upload a reported .eml (raw bytes to POST /api/v1/phish), list recent reports, open one;
-  // analysts override the verdict. Subject, sender and reasons come from the attacker: text only.
+  const asList = (value) => (Array.isArray(value) ? value : []);
+  const asText = (value) => (value === undefined || value === null ? "" : typeof value === "object" ? JSON.stringify(value) : String(value));
+
+  // The analysis behind a verdict: authentication, links, attachments, route. Every value
+  // here (names, URLs, hosts, file names) was written by the attacker: text nodes only, and
+  // links are shown, never made clickable.
+  function analysisDetails(analysis) {
+    if (!analysis || typeof analysis !== "object") return null;
+    const findings = asList(analysis.findings);
+    const findingsOf = (category) => findings.filter((f) => f && f.category === category);
+    const findingList = (category) => {
+      const items = findingsOf(category);
+      return items.length ? h("ul", { class: "reasons", "data-testid": "phish-findings-" + category },
+        items.map((f) => h("li", null, h("span", { class: "chip" }, "+" + asText(f.weight)), asText(state.lang === "it" ? f.it : f.en), " ", h("span", { class: "muted small mono" }, asText(f.code))))) : null;
+    };
+    const auth = analysis.auth && typeof analysis.auth === "object" ? analysis.auth : {};
+    const outcome = (value) => h("span", { class: "chip" + (value === "fail" || value === "error" ? " warn" : "") }, asText(value || "none"));
+    const dkim = asList(auth.dkim);
+    const spfIdentity = asList(auth.spf_identity);
+    const authBlock = h("div", { "data-testid": "phish-auth" },
+      h("div", { class: "card-title" }, t("phish.auth")),
+      h("dl", { class: "meta" },
+        h("dt", null, "DKIM"), h("dd", null, dkim.length ? dkim.map((sig) => h("span", { class: "inline" }, h("span", { class: "mono" }, asText(asList(sig)[0]) || "?"), outcome(asList(sig)[1]))) : outcome("none")),
+        h("dt", null, "SPF"), h("dd", null, outcome(auth.spf), spfIdentity.length ? h("span", { class: "mono small" }, " " + asText(spfIdentity[1]) + " @ " + asText(spfIdentity[0])) : null),
+        h("dt", null, "DMARC"), h("dd", null, outcome(auth.dmarc), auth.dmarc_policy ? h("span", { class: "muted small" }, " p=" + asText(auth.dmarc_policy)) : null),
+        h("dt", null, "ARC"), h("dd", null, outcome(auth.arc)),
+        asList(auth.dns_missing).length ? [h("dt", null, t("phish.dnsmissing")), h("dd", { class: "mono small" }, asList(auth.dns_missing).slice(0, 10).map(asText).join(", "))] : null),
+      findingList("headers"));
+    const indicators = analysis.indicators && typeof analysis.indicators === "object" ? analysis.indicators : {};
+    const urls = asList(indicators.urls);
+    const linksBlock = h("div", { "data-testid": "phish-links" },
+      h("div", { class: "card-title" }, t("phish.links", { n: fmtNumber(urls.length) })),
+      urls.length ? h("ul", { class: "reasons mono small" }, urls.slice(0, 50).map((u) => h("li", { "data-testid": "phish-link" }, asText(u)))) : h("div", { class: "muted small" }, t("phish.nolinks")),
+      urls.length > 50 ? h("div", { class: "muted small" }, t("phish.more", { n: fmtNumber(urls.length - 50) })) : null,
+      findingList("links"));
+    const attachments = asList(analysis.attachments);
+    const attachmentsBlock = h("div", { "data-testid": "phish-attachments" },
+      h("div", { class: "card-title" }, t("phish.attachments", { n: fmtNumber(attachments.length) })),
+      attachments.length ? h("div", { class: "table-wrap" }, h("table", { class: "grid" },
+        h("thead", null, h("tr", null, [t("phish.att.name"), t("phish.att.type"), t("phish.att.size"), "SHA-256", "MD5"].map((c) => h("th", null, c)))),
+        h("tbody", null, attachments.slice(0, 100).map((a) => h("tr", { "data-testid": "phish-attachment" },
+          h("td", { class: "msg" }, asText(a && a.name)), h("td", null, asText(a && a.detected_type)),
+          h("td", { class: "nowrap" }, typeof (a && a.size) === "number" ? fmtBytes(a.size) : asText(a && a.size)),
+          h("td", { class: "mono small" }, asText(a && a.sha256)), h("td", { class: "mono small" }, asText(a && a.md5))))))) : h("div", { class: "muted small" }, t("phish.noattachments")),
+      findingList("attachments"));
+    const hops = asList(analysis.received);
+    const routeBlock = hops.length ? h("div", { "data-testid": "phish-route" },
+      h("div", { class: "card-title" }, t("phish.route")),
+      h("ol", { class: "reasons mono small" }, hops.slice(0, 30).map((hop) => h("li", null, [asText(hop && hop.from), hop && hop.ip ? "[" + asText(hop.ip) + "]" : "", "→", asText(hop && hop.by)].filter(Boolean).join(" "))))) : null;
+    const other = ["text", "analysis"].map(findingList).filter(Boolean);
+    return h("div", { class: "card phish-analysis", "data-testid": "phish-analysis" },
+      authBlock, linksBlock, attachmentsBlock, routeBlock,
+      other.length ? [h("div", { class: "card-title" }, t("phish.otherfindings")), other] : null);
+  }
+
+  // What the override did to intelligence (shared, withdrawn, kept because of another report).
+  function intelOutcome(intel) {
+    if (!intel || typeof intel !== "object") return null;
+    if (typeof intel.shared === "number") return h("div", { class: "muted small", "data-testid": "phish-intel" }, t("phish.intel.shared", { n: fmtNumber(intel.shared) }));
+    const withdrawn = asList(intel.withdrawn), kept = asList(intel.kept);
+    return h("div", { class: "muted small", "data-testid": "phish-intel" },
+      t("phish.intel.withdrawn", { n: fmtNumber(withdrawn.length) }),
+      withdrawn.length ? h("div", { class: "chips" }, withdrawn.slice(0, 20).map((v) => h("span", { class: "chip" }, asText(v)))) : null,
+      kept.length ? [t("phish.intel.kept", { n: fmtNumber(kept.length) }), h("div", { class: "chips" }, kept.slice(0, 20).map((k) => h("span", { class: "chip" }, asText(asList(k)[0]) + " ← " + asText(asList(k)[1]))))] : null);
+  }
+
+  // Intake counters since the server started (GET /api/v1/phish/stats).
+  async function intakeStats(box) {
+    try {
+      const s = await api("GET", "/api/v1/phish/stats");
+      const n = (v) => fmtNumber(typeof v === "number" ? v : 0);
+      const received = s.received || {}, refused = s.refused || {}, replies = s.replies || {}, notices = s.notices || {};
+      box.replaceChildren(h("div", { class: "card-title" }, t("phish.stats.title", { since: fmtTime(s.since) })),
+        h("div", { class: "kpis" },
+          kpi(t("phish.stats.received"), n((received.smtp || 0) + (received.api || 0)), "phish-kpi-received", t("phish.stats.bychannel", { smtp: n(received.smtp), api: n(received.api) })),
+          kpi(t("phish.stats.refused"), n((refused.size || 0) + (refused.recipient || 0) + (refused.parse || 0)), "phish-kpi-refused", t("phish.stats.byreason", { size: n(refused.size), recipient: n(refused.recipient), parse: n(refused.parse) })),
+          kpi(t("phish.stats.analysed"), n(s.analysed), "phish-kpi-analysed", s.verdicts ? t("phish.stats.verdicts", { m: n(s.verdicts.malicious), s: n(s.verdicts.suspicious), l: n(s.verdicts.likely_safe) }) : null),
+          kpi(t("phish.stats.replies"), n(replies.sent), "phish-kpi-replies", t("phish.stats.failed", { n: n(replies.failed) })),
+          kpi(t("phish.stats.notices"), n(notices.sent), "phish-kpi-notices", t("phish.stats.failed", { n: n(notices.failed) }))));
+    } catch (err) { box.replaceChildren(errorBox(err.message)); }
+  }
+
+  // Upload a reported .eml (raw bytes to POST /api/v1/phish), list recent reports or the
+  // campaigns they form, open one; analysts override the verdict. Subject, sender, reasons,
+  // links and file names come from the attacker: text only.
   function phishingPage(main) {
     const section = h("section", { class: "page" }, h("h1", null, t("phish.title")));
     main.append(section);
     const message = h("div");
-    const detail = h("div", { "data-testid": "phish-detail" });
-    const list = h("div");
+    const detail = h("div", { class: "phish-detail", "data-testid": "phish-detail" });
+    const listBox = h("div");
+    const statsBox = h("div", { class: "card", "data-testid": "phish-stats" });
+    let view = "reports";
+    const tabBar = h("div", { class: "tabs" });
+    const showTabs = () => tabBar.replaceChildren(...["reports", "campaigns"].map((name) =>
+      h("button", { class: "tab" + (view === name ? " active" : ""), "data-testid": "phish-tab-" + name, onclick: () => { view = name; showTabs(); load(); } }, t("phish.tab." + name))));
+    showTabs();
     const file = h("input", { type: "file", accept: ".eml,message/rfc822", "data-testid": "phish-file", "aria-label": t("phish.file") });
     const send = h("button", { class: "btn primary", type: "submit", "data-testid": "phish-upload" }, t("phish.upload"));
     const form = h("form", { class: "card", onsubmit: async (e) => {
@@ -1197,6 +1314,7 @@
         form.reset();
         show(report);
         load();
+        intakeStats(statsBox);
       } catch (err) {
         message.replaceChildren(errorBox(err.message));
       } finally {
@@ -1208,9 +1326,9 @@
       h("div", { class: "muted small" }, t("phish.help")));
     // Viewers read reports; submitting one is a change (the API answers 403).
     if (canChange()) section.append(form);
-    section.append(message, detail, list);
+    section.append(statsBox, message, detail, tabBar, listBox);
 
-    const show = (report) => {
+    const show = (report, extra) => {
       const overrides = Array.isArray(report.overrides) ? report.overrides : [];
       detail.replaceChildren(h("div", { class: "card", "data-testid": "phish-report" },
         h("div", { class: "toolbar" }, h("h2", { class: "subject", "data-testid": "phish-subject" }, report.subject || t("phish.nosubject")), h("span", { class: "spacer" }),
@@ -1223,7 +1341,9 @@
         h("ul", { class: "reasons", "data-testid": "phish-reasons" }, reportReasons(report).map((reason) => h("li", null, reason))),
         overrides.length ? [h("div", { class: "card-title" }, t("phish.history")),
           h("ul", { class: "reasons" }, overrides.map((o) => h("li", null, fmtTime(o.at) + " · " + o.actor + ": " + t("verdict." + (VERDICTS.includes(o.to) ? o.to : "suspicious")) + (o.comment ? " — " + o.comment : ""))))] : null,
-        canChange() ? overrideForm(report) : null));
+        extra || null,
+        canChange() ? overrideForm(report) : null),
+        analysisDetails(report.analysis));
     };
 
     const overrideForm = (report) => {
@@ -1237,33 +1357,78 @@
         try {
           const answer = await api("POST", "/api/v1/phish/reports/" + encodeURIComponent(report.id) + "/override",
             { verdict: verdict.value, comment: comment.value, notify: notify.checked });
-          show(answer);
-          if (answer.notice) detail.append(h("div", { class: "muted small", "data-testid": "phish-notice" }, t("phish.notice", { notice: answer.notice })));
+          // The answer has no analysis: keep the one already shown.
+          const full = await api("GET", "/api/v1/phish/reports/" + encodeURIComponent(report.id)).catch(() => answer);
+          show(full, [answer.notice ? h("div", { class: "muted small", "data-testid": "phish-notice" }, t("phish.notice", { notice: answer.notice })) : null, intelOutcome(answer.intel)]);
           load();
+          intakeStats(statsBox);
         } catch (err) { outcome.replaceChildren(errorBox(err.message)); }
       } },
         h("label", null, t("phish.verdict") + " ", verdict), comment,
-        h("label", { class: "nowrap" }, notify, " " + t("phish.notify")),
+        h("label", { class: "nowrap", title: t("phish.notifyhelp") }, notify, " " + t("phish.notify")),
         h("button", { class: "btn", type: "submit", "data-testid": "phish-override" }, t("phish.override")), outcome);
     };
 
     const open = async (id) => {
-      try { show(await api("GET", "/api/v1/phish/reports/" + encodeURIComponent(id))); } catch (err) { detail.replaceChildren(errorBox(err.message)); }
+      try { show(await api("GET", "/api/v1/phish/reports/" + encodeURIComponent(id))); detail.scrollIntoView({ block: "start" }); } catch (err) { detail.replaceChildren(errorBox(err.message)); }
+    };
+
+    const reportsTable = (reports, testid) => h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": testid },
+      h("thead", null, h("tr", null, [t("phish.time"), t("phish.reporter"), t("phish.subject"), t("phish.verdict"), t("phish.scorehead")].map((c) => h("th", null, c)))),
+      h("tbody", null, reports.map((r) => h("tr", { "data-testid": "phish-row", onclick: () => open(r.id) },
+        h("td", { class: "nowrap" }, fmtTime(r.received_at)), h("td", null, r.reporter || ""),
+        h("td", { class: "msg" }, r.subject || t("phish.nosubject")), h("td", null, verdictBadge(r.verdict)),
+        h("td", { class: "mono" }, String(r.score)))))));
+
+    const sharedChips = (shared, limit) => h("div", { class: "chips" }, asList(shared).slice(0, limit).map((s) =>
+      h("span", { class: "chip" + (s && s.strong ? " match" : ""), "data-testid": "campaign-shared", title: t("phish.camp.inreports", { n: asText(s && s.reports) }) },
+        t("phish.key." + (s && s.kind)) + ": " + asText(s && s.value) + " ×" + asText(s && s.reports))));
+
+    const verdictMix = (verdicts) => h("span", { class: "inline" }, VERDICTS.filter((v) => verdicts && verdicts[v]).map((v) =>
+      h("span", { class: "inline" }, verdictBadge(v), "×" + fmtNumber(verdicts[v]))));
+
+    const openCampaign = async (id) => {
+      try {
+        const c = await api("GET", "/api/v1/phish/campaigns/" + encodeURIComponent(id));
+        detail.replaceChildren(h("div", { class: "card", "data-testid": "campaign-detail" },
+          h("div", { class: "toolbar" }, h("h2", null, t("phish.camp.title", { n: fmtNumber(asList(c.reports).length) })), h("span", { class: "spacer" }),
+            h("button", { class: "btn ghost", onclick: () => detail.replaceChildren(), "aria-label": t("common.close") }, "✕")),
+          h("dl", { class: "meta" },
+            h("dt", null, t("phish.camp.first")), h("dd", null, fmtTime(c.first_seen)),
+            h("dt", null, t("phish.camp.last")), h("dd", null, fmtTime(c.last_seen)),
+            h("dt", null, t("phish.camp.reporters")), h("dd", { "data-testid": "campaign-reporters" }, fmtNumber(c.reporters || 0)),
+            h("dt", null, t("phish.verdict")), h("dd", null, verdictMix(c.verdicts))),
+          h("div", { class: "card-title" }, t("phish.camp.shared")),
+          h("div", { class: "muted small" }, t("phish.camp.sharedhelp")),
+          sharedChips(c.shared, 100),
+          h("div", { class: "card-title" }, t("phish.camp.reports")),
+          reportsTable(asList(c.report_details), "campaign-reports")));
+        detail.scrollIntoView({ block: "start" });
+      } catch (err) { detail.replaceChildren(errorBox(err.message)); }
+    };
+
+    const loadCampaigns = async () => {
+      const answer = await api("GET", "/api/v1/phish/campaigns");
+      const campaigns = asList(answer.campaigns);
+      listBox.replaceChildren(h("div", { class: "muted small" }, t("phish.camp.help", { n: fmtNumber(answer.window || 0) })),
+        campaigns.length === 0 ? h("div", { class: "muted", "data-testid": "campaigns-none" }, t("phish.camp.none")) :
+        h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "campaign-table" },
+          h("thead", null, h("tr", null, [t("phish.camp.reportshead"), t("phish.camp.last"), t("phish.camp.reporters"), t("phish.verdict"), t("phish.camp.shared"), t("phish.subject")].map((c) => h("th", null, c)))),
+          h("tbody", null, campaigns.map((c) => h("tr", { "data-testid": "campaign-row", onclick: () => openCampaign(c.id) },
+            h("td", { class: "mono" }, fmtNumber(asList(c.reports).length)), h("td", { class: "nowrap" }, fmtTime(c.last_seen)),
+            h("td", { class: "mono" }, fmtNumber(c.reporters || 0)), h("td", null, verdictMix(c.verdicts)),
+            h("td", null, sharedChips(c.shared, 3)), h("td", { class: "msg" }, asList(c.subjects).slice(0, 2).map(asText).join(" · "))))))));
     };
 
     const load = async () => {
       try {
+        if (view === "campaigns") { await loadCampaigns(); return; }
         const answer = await api("GET", "/api/v1/phish/reports?limit=100");
-        list.replaceChildren(h("div", { class: "card-title" }, t("phish.recent")),
-          answer.reports.length === 0 ? h("div", { class: "muted" }, t("phish.none")) :
-          h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "phish-table" },
-            h("thead", null, h("tr", null, [t("phish.time"), t("phish.reporter"), t("phish.subject"), t("phish.verdict"), t("phish.scorehead")].map((c) => h("th", null, c)))),
-            h("tbody", null, answer.reports.map((r) => h("tr", { "data-testid": "phish-row", onclick: () => open(r.id) },
-              h("td", { class: "nowrap" }, fmtTime(r.received_at)), h("td", null, r.reporter || ""),
-              h("td", { class: "msg" }, r.subject || t("phish.nosubject")), h("td", null, verdictBadge(r.verdict)),
-              h("td", { class: "mono" }, String(r.score))))))));
-      } catch (err) { list.replaceChildren(errorBox(err.message)); }
+        listBox.replaceChildren(h("div", { class: "card-title" }, t("phish.recent")),
+          answer.reports.length === 0 ? h("div", { class: "muted" }, t("phish.none")) : reportsTable(answer.reports, "phish-table"));
+      } catch (err) { listBox.replaceChildren(errorBox(err.message)); }
     };
+    intakeStats(statsBox);
     load();
   }
 

@@ -653,6 +653,7 @@ async fn every_documented_route_needs_authentication() {
             let method = method.to_uppercase();
             let public = path == "/health"
                 || (path == "/api/v1/session" && method == "POST")
+                || (crate::access::OIDC_PUBLIC_ROUTES.contains(&path.as_str()) && method == "GET")
                 || crate::access::SELF_AUTHENTICATED_PREFIXES
                     .iter()
                     .any(|prefix| path.starts_with(prefix));
@@ -705,9 +706,11 @@ async fn audited_sources(f: &Fixture, peer: &str, forwarded_for: Option<&str>) -
 
 #[tokio::test]
 async fn sign_in_source_is_the_peer_unless_a_trusted_proxy_forwards() {
+    // An exact address and a network.
     let trusted = crate::TrustedProxies(vec![
-        "10.0.0.1".parse().unwrap(),
-        "10.0.0.2".parse().unwrap(),
+        "10.0.0.1/32".parse().unwrap(),
+        "10.0.0.2/31".parse().unwrap(),
+        "fd00::/64".parse().unwrap(),
     ]);
     let f = fixture_with(auth::AuthPolicy::recommended(), Some(trusted));
     // A client cannot pick its own source by sending the header.
@@ -729,6 +732,19 @@ async fn sign_in_source_is_the_peer_unless_a_trusted_proxy_forwards() {
     assert_eq!(
         audited_sources(&f, "10.0.0.1:443", Some("<script>, 10.0.0.2")).await,
         "10.0.0.2"
+    );
+    // Every address of a trusted network is a proxy; its neighbours are not.
+    assert_eq!(
+        audited_sources(&f, "10.0.0.3:443", Some("203.0.113.9, 10.0.0.2")).await,
+        "203.0.113.9"
+    );
+    assert_eq!(
+        audited_sources(&f, "10.0.0.4:443", Some("203.0.113.9")).await,
+        "10.0.0.4"
+    );
+    assert_eq!(
+        audited_sources(&f, "[fd00::17]:443", Some("2001:db8::5, fd00::1")).await,
+        "2001:db8::5"
     );
     // IPv4-mapped IPv6 peers are the IPv4 address.
     assert_eq!(
@@ -813,7 +829,7 @@ proptest::proptest! {
                 headers.append("x-forwarded-for", value);
             }
         }
-        let trusted = crate::TrustedProxies(vec!["10.0.0.1".parse().unwrap()]);
+        let trusted = crate::TrustedProxies(vec!["10.0.0.0/24".parse().unwrap()]);
         let peer: std::net::SocketAddr = if trusted_peer { "10.0.0.1:1" } else { "192.0.2.7:1" }
             .parse()
             .unwrap();
@@ -823,4 +839,169 @@ proptest::proptest! {
             proptest::prop_assert_eq!(source, "192.0.2.7");
         }
     }
+}
+
+/// A provider that answers discovery and refuses every code (the full flow against a real
+/// provider is tests/e2e/test_oidc.py); `reachable: false` fails every call.
+struct RefusingProvider {
+    reachable: bool,
+}
+
+impl auth::oidc::Transport for RefusingProvider {
+    fn get(&self, url: &str, _bearer: Option<&str>) -> Result<auth::oidc::Reply, String> {
+        if !self.reachable {
+            return Err("connection refused".to_owned());
+        }
+        assert_eq!(
+            url,
+            "https://sso.example.it/.well-known/openid-configuration"
+        );
+        let body = json!({
+            "issuer": "https://sso.example.it",
+            "authorization_endpoint": "https://sso.example.it/auth",
+            "token_endpoint": "https://sso.example.it/token",
+            "jwks_uri": "https://sso.example.it/certs",
+        });
+        Ok(auth::oidc::Reply {
+            status: 200,
+            body: body.to_string().into_bytes(),
+        })
+    }
+
+    fn post_form(
+        &self,
+        _url: &str,
+        _form: &[(&str, &str)],
+        _basic: Option<(&str, &str)>,
+    ) -> Result<auth::oidc::Reply, String> {
+        Ok(auth::oidc::Reply {
+            status: 400,
+            body: br#"{"error":"invalid_grant"}"#.to_vec(),
+        })
+    }
+}
+
+fn with_oidc(f: &Fixture, reachable: bool) -> axum::Router {
+    let settings = auth::oidc::OidcSettings {
+        display_name: "Keycloak".to_owned(),
+        issuer: "https://sso.example.it".to_owned(),
+        client_id: "sentinella".to_owned(),
+        client_secret: Some("secret".to_owned()),
+        redirect_uri: "https://soc.example.it/api/v1/session/oidc/callback".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        username_claims: vec!["preferred_username".to_owned()],
+        role_claim: None,
+        role_map: Vec::new(),
+        default_role: Some(auth::Role::Viewer),
+        auto_provision: false,
+        link_local_users: false,
+        acr_values: Vec::new(),
+    };
+    f.app
+        .clone()
+        .layer(axum::Extension(crate::OidcSignInService {
+            relying_party: Arc::new(auth::oidc::RelyingParty::new(settings).unwrap()),
+            transport: Arc::new(RefusingProvider { reachable }),
+        }))
+}
+
+async fn get_with_cookie(app: &axum::Router, uri: &str, cookie: Option<&str>) -> Answer {
+    let mut request = Request::builder()
+        .uri(uri)
+        .header("X-Forwarded-Proto", "https");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    Answer {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: Value::Null,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_routes_redirect_bind_state_to_the_browser_and_audit_failures() {
+    let f = fixture();
+    let app = with_oidc(&f, true);
+    let describe = call(&app, "GET", "/api/v1/session/oidc", None, Call::default()).await;
+    assert_eq!(describe.body, json!({"enabled": true, "name": "Keycloak"}));
+
+    let start = get_with_cookie(&app, "/api/v1/session/oidc/start", None).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    let location = start.headers[header::LOCATION].to_str().unwrap();
+    assert!(
+        location
+            .starts_with("https://sso.example.it/auth?response_type=code&client_id=sentinella&"),
+        "{location}"
+    );
+    let set_cookie = start.headers[header::SET_COOKIE].to_str().unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
+        "Path=/api/v1/session/oidc;",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let state_pair = set_cookie.split(';').next().unwrap().to_owned();
+    let state = state_pair.strip_prefix("sentinella_oidc=").unwrap();
+    assert!(location.contains(&format!("state={state}")), "{location}");
+    let audited = f.accounts.audit_log(None, 1000).unwrap().len();
+
+    // Another state than this browser's: refused, the browser's own sign-in left alone,
+    // nothing audited (anyone can send this).
+    let forged = get_with_cookie(
+        &app,
+        "/api/v1/session/oidc/callback?state=forged&code=x",
+        Some(&state_pair),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        forged.headers[header::LOCATION],
+        "/ui/signin?sso_error=state"
+    );
+    assert!(forged.headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(f.accounts.audit_log(None, 1000).unwrap().len(), audited);
+
+    // This browser's state, a code the provider refuses: audited, state cookie spent.
+    let refused = get_with_cookie(
+        &app,
+        &format!("/api/v1/session/oidc/callback?state={state}&code=x"),
+        Some(&state_pair),
+    )
+    .await;
+    assert_eq!(
+        refused.headers[header::LOCATION],
+        "/ui/signin?sso_error=provider"
+    );
+    let cleared = refused.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cleared.starts_with("sentinella_oidc=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let entry = &f.accounts.audit_log(None, 1).unwrap()[0];
+    assert_eq!(entry.action, "sign_in_failed");
+    assert_eq!(entry.detail["reason"], "provider");
+    assert_eq!(entry.detail["via"], "oidc");
+    assert!(
+        refused
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("sentinella_session="))
+    );
+
+    // The provider unreachable: back to the sign-in page with the reason.
+    let down = get_with_cookie(&with_oidc(&f, false), "/api/v1/session/oidc/start", None).await;
+    assert_eq!(
+        down.headers[header::LOCATION],
+        "/ui/signin?sso_error=unreachable"
+    );
+    assert!(down.headers.get(header::SET_COOKIE).is_none());
 }

@@ -82,6 +82,10 @@ pub struct ImportReport {
     pub problems: Vec<Problem>,
     /// Values their source revoked (STIX `revoked: true`): kind, normalized value, source.
     pub revoked: Vec<(crate::IndicatorKind, String, String)>,
+    /// STIX indicators with an id and the values this version of each carries: a newer
+    /// version replaces the values of an older one (see
+    /// [`crate::IndicatorSet::apply_stix_version`]).
+    pub versions: Vec<crate::StixVersion>,
 }
 
 impl ImportReport {

@@ -334,6 +334,12 @@ fn indicator(
         return;
     }
     let single = values.len() == 1;
+    let mut version = crate::StixVersion {
+        id: id.to_owned(),
+        modified,
+        source: source.clone(),
+        values: Vec::new(),
+    };
     for value in values {
         let mut indicator = match Indicator::new(value.kind, &value.value, &source, tlp) {
             Ok(indicator) => indicator,
@@ -357,6 +363,12 @@ fn indicator(
             .and_then(Value::as_str)
             .map(str::to_owned);
         indicator.modified = modified;
+        version
+            .values
+            .push((indicator.kind, indicator.value.clone()));
         report.indicators.push(indicator);
+    }
+    if !id.is_empty() && !version.values.is_empty() {
+        report.versions.push(version);
     }
 }

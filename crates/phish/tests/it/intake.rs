@@ -139,7 +139,10 @@ fn desk_keeps_reports_overrides_and_campaigns() {
     ids.sort();
     assert_eq!(ids, vec![first.id.clone(), second.id.clone()]);
     assert!(
-        campaigns[0].shared.iter().any(|k| k == "sender:paypa1.com"),
+        campaigns[0]
+            .shared
+            .iter()
+            .any(|k| k.value == "http://192.0.2.9/login" && k.strong),
         "{:?}",
         campaigns[0].shared
     );

@@ -2,8 +2,11 @@
 //! each kind of finding, hostile input, and a subset of the real corpora.
 
 mod auth_vectors;
+mod campaigns;
 mod corpus;
+mod dns_failures;
 mod findings;
 mod hostile;
 mod intake;
+mod signals;
 mod yara;

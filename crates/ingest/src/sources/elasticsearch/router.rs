@@ -307,6 +307,7 @@ async fn submit(
     let batch = Batch {
         input_type: INPUT_ES_BULK,
         peer,
+        sender: None,
         items,
     };
     match intake.try_submit(batch).await {

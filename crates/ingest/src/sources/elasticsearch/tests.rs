@@ -475,6 +475,7 @@ async fn full_pipeline_answers_429() {
     let filler = Batch {
         input_type: "test",
         peer: None,
+        sender: None,
         items: vec![Payload::Syslog(b"x".to_vec())],
     };
     let _pending_ack = intake.enqueue_now(filler).unwrap();

@@ -100,6 +100,20 @@ pub struct Envelope {
     pub tls: bool,
 }
 
+/// Why the listener refused a message or a recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The message (or its declared SIZE) is over `max_message_bytes`.
+    Size,
+    /// A recipient the listener does not serve.
+    Recipient,
+    /// A malformed command or an overlong line.
+    Syntax,
+}
+
+/// Told of every refusal (e.g. to count them); set with [`SmtpSource::on_refusal`].
+pub type RefusalObserver = Arc<dyn Fn(Refusal) + Send + Sync>;
+
 /// Keeps a received message. `Err` makes the server answer `451` (try again later).
 pub type MessageHandler = Arc<
     dyn Fn(Envelope, Vec<u8>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::{Envelope, MessageHandler, SmtpConfig};
+use super::{Envelope, MessageHandler, Refusal, RefusalObserver, SmtpConfig};
 use crate::BuildError;
 
 /// RFC 5321 §4.5.3.1.6: text lines are at most 1000 octets with CRLF; commands less.
@@ -28,6 +28,7 @@ pub struct SmtpSource {
     listener: TcpListener,
     config: Arc<SmtpConfig>,
     tls: Option<TlsAcceptor>,
+    refusals: Option<RefusalObserver>,
 }
 
 impl SmtpSource {
@@ -49,7 +50,14 @@ impl SmtpSource {
             listener,
             config: Arc::new(config),
             tls,
+            refusals: None,
         })
+    }
+
+    /// Tells `observer` of every refused message and recipient.
+    pub fn on_refusal(mut self, observer: RefusalObserver) -> SmtpSource {
+        self.refusals = Some(observer);
+        self
     }
 
     /// The bound address (the port may have been 0).
@@ -91,6 +99,7 @@ impl SmtpSource {
                 config: Arc::clone(&self.config),
                 handler: Arc::clone(&handler),
                 tls: self.tls.clone(),
+                refusals: self.refusals.clone(),
                 peer,
             };
             let mut stop_rx = stop_rx.clone();
@@ -146,6 +155,7 @@ struct Session {
     config: Arc<SmtpConfig>,
     handler: MessageHandler,
     tls: Option<TlsAcceptor>,
+    refusals: Option<RefusalObserver>,
     peer: SocketAddr,
 }
 
@@ -186,6 +196,12 @@ impl Session {
         }
     }
 
+    fn refused(&self, refusal: Refusal) {
+        if let Some(observer) = &self.refusals {
+            observer(refusal);
+        }
+    }
+
     fn idle(&self) -> Duration {
         Duration::from_secs(self.config.idle_timeout_secs.max(1))
     }
@@ -214,6 +230,7 @@ impl Session {
             }
             if line.len() > MAX_LINE_BYTES {
                 errors += 1;
+                self.refused(Refusal::Syntax);
                 reply(stream, "500 line too long").await?;
                 continue;
             }
@@ -260,6 +277,7 @@ impl Session {
                     }
                     let Some(address) = path_argument(argument, "FROM:") else {
                         errors += 1;
+                        self.refused(Refusal::Syntax);
                         reply(stream, "501 syntax: MAIL FROM:<address>").await?;
                         continue;
                     };
@@ -269,6 +287,7 @@ impl Session {
                             .and_then(|n| n.parse::<usize>().ok())
                     });
                     if declared_size.is_some_and(|size| size > self.config.max_message_bytes) {
+                        self.refused(Refusal::Size);
                         reply(stream, "552 message size exceeds the limit").await?;
                         continue;
                     }
@@ -279,6 +298,7 @@ impl Session {
                 "RCPT" => {
                     let Some(address) = path_argument(argument, "TO:") else {
                         errors += 1;
+                        self.refused(Refusal::Syntax);
                         reply(stream, "501 syntax: RCPT TO:<address>").await?;
                         continue;
                     };
@@ -295,6 +315,7 @@ impl Session {
                             .any(|r| r.eq_ignore_ascii_case(&address))
                     {
                         errors += 1;
+                        self.refused(Refusal::Recipient);
                         reply(stream, "550 no such mailbox here").await?;
                     } else {
                         rcpt_to.push(address);
@@ -323,7 +344,10 @@ impl Session {
                     };
                     mail_from = None;
                     match data {
-                        None => reply(stream, "552 message size exceeds the limit").await?,
+                        None => {
+                            self.refused(Refusal::Size);
+                            reply(stream, "552 message size exceeds the limit").await?
+                        }
                         Some(data) => match (self.handler)(envelope, data).await {
                             Ok(()) => reply(stream, "250 ok: report received").await?,
                             Err(error) => {

@@ -559,6 +559,7 @@ async fn submit(pending: &mut PendingBatch, connection: &Connection) -> bool {
     let batch = Batch {
         input_type: connection.input_type,
         peer: Some(connection.peer),
+        sender: None,
         items,
     };
     match connection.intake.submit(batch).await {
@@ -632,6 +633,7 @@ impl UdpBatches {
             let batch = Batch {
                 input_type: INPUT_UDP,
                 peer: Some(peer),
+                sender: None,
                 items,
             };
             // Nobody waits for the write's result: UDP has no one to acknowledge to.

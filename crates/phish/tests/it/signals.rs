@@ -1,0 +1,305 @@
+//! The general signals added to reach more of real phishing (docs/phishing-eval.md, "Added
+//! rules"): each fires on a synthetic message built for it, and not on the same message
+//! without the trick. No corpus file is used here.
+
+use phish::{Analyzer, AnalyzerConfig, Language, OfflineDns, Report, looks_like_message};
+
+fn analyze(raw: &str) -> Report {
+    Analyzer::new(AnalyzerConfig::default())
+        .analyze(raw.replace('\n', "\r\n").as_bytes(), &OfflineDns)
+}
+
+fn codes(raw: &str) -> Vec<&'static str> {
+    analyze(raw).findings.iter().map(|f| f.code).collect()
+}
+
+#[track_caller]
+fn fires(raw: &str, code: &str) {
+    let report = analyze(raw);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("expected {code} in {:?}", report.findings));
+    // Every reason reads in both languages.
+    assert!(!finding.en.is_empty() && !finding.it.is_empty());
+    assert_ne!(finding.en, finding.it);
+}
+
+#[track_caller]
+fn silent(raw: &str, code: &str) {
+    let codes = codes(raw);
+    assert!(!codes.contains(&code), "{code} fired: {codes:?}");
+}
+
+/// An ordinary message between colleagues of two organisations.
+const PLAIN: &str = "From: Anna Rossi <anna.rossi@partner.example.org>
+To: mario@comune.example.it
+Subject: Verbale riunione
+Message-ID: <1@partner.example.org>
+Date: Mon, 2 Nov 2026 10:00:00 +0100
+
+Ciao Mario, ti mando il verbale della riunione di ieri.
+Trovi la documentazione su https://www.partner.example.org/verbali
+Anna
+";
+
+fn with_from(from: &str) -> String {
+    PLAIN.replace("Anna Rossi <anna.rossi@partner.example.org>", from)
+}
+
+fn with_body(body: &str) -> String {
+    PLAIN.replace(
+        "Ciao Mario, ti mando il verbale della riunione di ieri.",
+        body,
+    )
+}
+
+#[test]
+fn malformed_from_field() {
+    fires(
+        &with_from("\"Prize Team\", xy <service@mailer.example.net>"),
+        "header.malformed_from",
+    );
+    fires(
+        &with_from("\"Gift card\", <>, \"Gift card\", <service@mailer.example.net>"),
+        "header.malformed_from",
+    );
+    silent(PLAIN, "header.malformed_from");
+}
+
+#[test]
+fn sender_on_a_free_app_platform() {
+    fires(
+        &with_from("Cloud Storage <noreply@project-1a2b3.firebaseapp.com>"),
+        "header.free_hosting_sender",
+    );
+    // The platform's own domain is the platform writing, not one of its tenants.
+    silent(
+        &with_from("Typeform <notifications@typeform.com>"),
+        "header.free_hosting_sender",
+    );
+    silent(PLAIN, "header.free_hosting_sender");
+}
+
+#[test]
+fn random_case_mailbox() {
+    fires(
+        &with_from("Home Offers <lwInMxAeQ@deals.example.com>"),
+        "header.random_mailbox",
+    );
+    for from in [
+        "Quotes <DoNotReply@example.com>",
+        "Mario <MarioRossi@example.com>",
+        "Desk <HELPDESK@example.com>",
+        "News <news-2024@example.com>",
+    ] {
+        silent(&with_from(from), "header.random_mailbox");
+    }
+}
+
+#[test]
+fn one_letter_host_chain() {
+    fires(
+        &with_from("Care <john_smith_123@a.b.c.d.e.example.com>"),
+        "header.odd_sender_host",
+    );
+    silent(
+        &with_from("Care <care@mail.eu.example.com>"),
+        "header.odd_sender_host",
+    );
+}
+
+#[test]
+fn display_name_with_look_alike_letters() {
+    // Cyrillic М and е inside a Latin word; Greek Α in THΑLES.
+    fires(
+        &with_from("МеtaМask <post@mailer.example.net>"),
+        "header.display_name_disguised",
+    );
+    fires(
+        &with_from("THΑLES Group <noreply@mailer.example.net>"),
+        "header.display_name_disguised",
+    );
+    // Names in one script, whatever the script, and Chinese mixed with Latin, are fine.
+    for from in [
+        "Иван Петров <ivan@example.ru>",
+        "Ελένη Παπαδοπούλου <eleni@example.gr>",
+        "购买iPhone <shop@example.cn>",
+        "José Müller <jose@example.org>",
+    ] {
+        silent(&with_from(from), "header.display_name_disguised");
+    }
+}
+
+#[test]
+fn look_alike_words_in_the_text() {
+    let raw = with_body("Your wallеt is suspеnded: rеstore it now.");
+    fires(&raw, "text.lookalike_words");
+    silent(
+        &with_body("Привет, Mario! Ecco il verbale, Ελλάδα inclusa."),
+        "text.lookalike_words",
+    );
+}
+
+#[test]
+fn brand_in_display_name_through_confusables_and_service_words() {
+    // A confusable spelling names the brand.
+    fires(
+        &with_from("PayPaI Service <service@mailer.example.net>"),
+        "header.brand_display_name",
+    );
+    // A brand that is also a word counts when the name is only the brand and service words…
+    fires(
+        &with_from("Ledger Support <noreply@mailer.example.net>"),
+        "header.brand_display_name",
+    );
+    // …not inside a person's or a newspaper's name.
+    silent(
+        &with_from("The Ledger Daily <news@ledger-daily.example.com>"),
+        "header.brand_display_name",
+    );
+    // No address at all.
+    fires(&with_from("Facebook <>"), "header.brand_display_name");
+    // The brand's own domain.
+    silent(
+        &with_from("PayPal <service@paypal.com>"),
+        "header.brand_display_name",
+    );
+}
+
+#[test]
+fn brand_whose_links_go_elsewhere() {
+    let raw = with_from("PayPal <service@mailer.example.net>").replace(
+        "https://www.partner.example.org/verbali",
+        "https://login.example.top/pp",
+    );
+    fires(&raw, "link.not_brand");
+    // A partner sending for the brand, with links to the brand's site: not this finding.
+    let partner = with_from("PayPal <service@mailer.example.net>").replace(
+        "https://www.partner.example.org/verbali",
+        "https://www.paypal.com/it/",
+    );
+    silent(&partner, "link.not_brand");
+}
+
+#[test]
+fn organisation_replies_to_a_free_mailbox() {
+    let raw = PLAIN.replace(
+        "Message-ID:",
+        "Reply-To: director.fund@gmail.com\nMessage-ID:",
+    );
+    let report = analyze(&raw);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "header.reply_to_mismatch")
+        .expect("reply-to finding");
+    assert_eq!(finding.weight, 4);
+    // From one free mailbox to another: weaker.
+    let freemail = raw.replace("anna.rossi@partner.example.org", "anna.rossi@yahoo.com");
+    let report = analyze(&freemail);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "header.reply_to_mismatch")
+        .expect("reply-to finding");
+    assert_eq!(finding.weight, 3);
+}
+
+#[test]
+fn lures_in_more_languages() {
+    for (body, code) in [
+        (
+            "Sie wurden ausgewählt! Bestätigen Sie Ihre Angaben noch heute.",
+            "text.credential_phrase",
+        ),
+        (
+            "Votre compte sera suspendu. Confirmez vos informations.",
+            "text.credential_phrase",
+        ),
+        (
+            "Actualice su información de pago para renovar su suscripción.",
+            "text.credential_phrase",
+        ),
+        (
+            "Sua encomenda está retida: taxa alfandegária pendente. Confirme seus dados.",
+            "text.credential_phrase",
+        ),
+        (
+            "Bevestig uw gegevens, anders wordt uw account geblokkeerd.",
+            "text.credential_phrase",
+        ),
+        (
+            "Claim free NFTs: mint now, staking rewards and tokens for early users.",
+            "text.scam_offer",
+        ),
+        (
+            "Keine Einzahlung nötig: 300 Freispiele und Willkommensbonus!",
+            "text.scam_offer",
+        ),
+        (
+            "Your package is held: pay the customs fee to schedule a redelivery. Payment today, urgent.",
+            "text.pressure",
+        ),
+    ] {
+        fires(&with_body(body), code);
+    }
+    silent(PLAIN, "text.credential_phrase");
+    silent(PLAIN, "text.scam_offer");
+}
+
+#[test]
+fn advance_fee_with_a_large_sum() {
+    fires(
+        &with_body("I have deposited US$5,000,000.00 for you. Contact the security company."),
+        "text.advance_fee",
+    );
+    // A phrase shared by two families counts in both ("inheritance": reward and advance fee).
+    fires(
+        &with_body("Dear friend, the inheritance of my late husband awaits a beneficiary."),
+        "text.advance_fee",
+    );
+    // Money in the news is not advance-fee fraud by itself.
+    silent(
+        &with_body("The company raised $25,000,000 in its last funding round."),
+        "text.advance_fee",
+    );
+}
+
+#[test]
+fn new_reasons_read_in_italian() {
+    let raw = with_from("МеtaМask <lwInMxAeQ@x-1a2b.firebaseapp.com>");
+    let report = analyze(&raw);
+    let italian = report.reasons(Language::It).join("\n");
+    assert!(italian.contains("piattaforma gratuita"), "{italian}");
+    assert!(italian.contains("stringa casuale"), "{italian}");
+    assert!(italian.contains("lettere somiglianti"), "{italian}");
+}
+
+#[test]
+fn what_looks_like_a_message() {
+    assert!(looks_like_message(PLAIN.as_bytes()));
+    assert!(looks_like_message(
+        b"Received: from x by y\r\n\tfolded\r\nFrom: a@b\r\n\r\nbody"
+    ));
+    assert!(looks_like_message(
+        b"From a@b Mon Nov 2 10:00:00 2026\nFrom: a@b\n\nbody"
+    ));
+    assert!(looks_like_message(b"\xEF\xBB\xBFSubject: hi\n\nbody"));
+    assert!(!looks_like_message(
+        b"MIT License\n\nCopyright (c) 2023\n\nPermission is hereby granted"
+    ));
+    assert!(!looks_like_message(b"# README\n\nNote: this is not mail\n"));
+    assert!(!looks_like_message(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"));
+    assert!(!looks_like_message(b""));
+    // A field-like first line but no mail header at all.
+    assert!(!looks_like_message(b"Name: value\nOther: x\n\nbody"));
+}
+
+proptest::proptest! {
+    #[test]
+    fn looks_like_message_never_panics(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+        let _ = looks_like_message(&raw);
+    }
+}
