@@ -246,7 +246,7 @@ def test_cli_manages_users_through_the_api_and_directly(server):
     result = cli("role", "dario", "analyst")
     assert result.returncode == 0, result.stderr
     result = cli("list")
-    assert re.search(r"dario\s+analyst\s+active", result.stdout), result.stdout
+    assert re.search(r"dario\s+analyst\s+active\s+password", result.stdout), result.stdout
     # With the server stopped the CLI opens the account database itself.
     server.stop()
     result = cli("passwd", "dario")

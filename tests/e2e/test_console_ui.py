@@ -209,6 +209,8 @@ def test_console_end_to_end(console_server, tmp_path):
     # The dashboard's per-source health table lists what the API reports.
     assert "syslog-tcp 127.0.0.1" in observed["sourceHealthRows"], observed["sourceHealthRows"]
     assert "http admin-token" in observed["sourceHealthRows"], observed["sourceHealthRows"]
+    # The silent hosts card follows `[ingest_health] silent_after` (default one hour).
+    assert observed["silentHostsLabel"] == "Hosts silent for over 1 hour", observed["silentHostsLabel"]
 
     # Phishing page: the real message uploaded from the browser is judged malicious, with
     # reasons; the override (notify asked, no relay configured) is kept and audited.

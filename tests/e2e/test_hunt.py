@@ -6,12 +6,12 @@ import json
 import re
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import BIN, ROOT, SHARED
+from helpers import correlated_rules, failed_logon
 
 SIGMA = SHARED / "sigma"
 RULE_DIRS = sorted(p for p in SIGMA.glob("rules*") if p.is_dir())
@@ -253,33 +253,7 @@ def test_output_file_and_exit_codes(hostile_log, tmp_path):
     assert hunt("--rules", rule, "--min-level", "severe", log, check=False).returncode != 0
 
 
-CORRELATION_RULES = """\
-title: Failed logon
-id: cccccccc-0000-0000-0000-000000000001
-name: failed_logon_f
-logsource: {product: windows, service: security}
-detection:
-  selection:
-    EventID: 4625
-  condition: selection
-level: low
----
-title: Many failed logons for one user
-id: cccccccc-0000-0000-0000-000000000002
-correlation:
-  type: event_count
-  rules: [failed_logon_f]
-  group-by: [TargetUserName]
-  timespan: 10m
-  condition: {gte: 3}
-  generate: false
-level: high
-"""
-
-
-def failed_logon(ts, user):
-    return {"@timestamp": ts, "host": {"name": "dc-1"},
-            "winlog": {"channel": "Security", "event_id": "4625", "event_data": {"TargetUserName": user}}}
+CORRELATION_RULES = correlated_rules("cccccccc", "failed_logon_f", generate=False)
 
 
 def test_correlations_run_over_all_files_in_time_order(tmp_path):

@@ -1,26 +1,18 @@
 """Hunting over history: `POST /api/v1/hunt` and `sentinella hunt --since` run the same
 compiled rules over stored events and give the alerts live detection would have."""
 
-import json
 import subprocess
 from collections import Counter
 
 import pytest
 
 from conftest import BIN, SHARED, Server
+from helpers import cli, correlated_rules, failed_logon, ingest
 from test_hunt import REGRESSION, jsonl, regression_cases, rule_args
 
 WINDOWS_RULES = SHARED / "sigma" / "rules" / "windows"
 
 pytestmark = pytest.mark.skipif(not REGRESSION.is_dir(), reason=f"{REGRESSION} not found")
-
-
-def cli(server, *args, check=True):
-    result = subprocess.run([BIN, *map(str, args), "--data-dir", str(server.data_dir), "--server", server.url],
-                            capture_output=True, timeout=900)
-    if check:
-        assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -114,31 +106,7 @@ def test_api_hunt_rejects_bad_requests_and_reports_bad_rules(history):
     assert result.returncode != 0
 
 
-CORRELATED = """title: Failed logon
-id: bbbbbbbb-0000-0000-0000-000000000001
-name: failed_logon_h
-logsource: {product: windows, service: security}
-detection:
-  selection:
-    EventID: 4625
-  condition: selection
-level: low
----
-title: Many failed logons for one user
-id: bbbbbbbb-0000-0000-0000-000000000002
-correlation:
-  type: event_count
-  rules: [failed_logon_h]
-  group-by: [TargetUserName]
-  timespan: 10m
-  condition: {gte: 3}
-level: high
-"""
-
-
-def failed_logon(ts, user):
-    return {"@timestamp": ts, "host": {"name": "dc-1"},
-            "winlog": {"channel": "Security", "event_id": "4625", "event_data": {"TargetUserName": user}}}
+CORRELATED = correlated_rules("bbbbbbbb", "failed_logon_h")
 
 
 def test_correlations_over_history_see_events_in_time_order(tmp_path):
@@ -148,8 +116,7 @@ def test_correlations_over_history_see_events_in_time_order(tmp_path):
         # three as late; in time order they are three within ten minutes.
         for ts in ("2024-05-01T10:30:00Z", "2024-05-01T10:00:00Z", "2024-05-01T10:05:00Z",
                    "2024-05-01T10:09:00Z"):
-            status, body = server.request("POST", "/api/v1/ingest", [failed_logon(ts, "bob")])
-            assert status == 200, body
+            ingest(server, failed_logon(ts, "bob"))
         status, body = server.request("POST", "/api/v1/hunt", {"sigma": [CORRELATED]})
         assert status == 200, body
         correlations = [a for a in body["alerts"] if a["rule"]["id"].endswith("0002")]

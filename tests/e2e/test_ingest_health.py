@@ -1,17 +1,22 @@
 """Ingest health per source (`GET /api/v1/ingest/health`): configured silence thresholds,
-senders told apart (HTTP API callers by user, syslog and Elasticsearch shippers by address),
+senders told apart (HTTP API callers by user and token, syslog and Elasticsearch shippers by address),
 the table kept across a restart, and the 429/drop counters when the pipeline is full.
 """
 
 import concurrent.futures
 import json
+import os
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from pathlib import Path
 
-from conftest import Server
+from conftest import ROOT, Server
+
+CONSOLE = ROOT / "tests" / "e2e" / "console"
 
 CONFIG = """
 [ingest_health]
@@ -35,8 +40,8 @@ def post(url, body, headers):
         return err.code, err.read().decode(errors="replace")
 
 
-def personal_token(server, user, password):
-    """Signs `user` in and makes a personal API token, as a script's owner would."""
+def personal_tokens(server, user, password, names):
+    """Signs `user` in and makes personal API tokens, as a script's owner would."""
     status, _ = server.request("POST", "/api/v1/users", {"name": user, "role": "analyst", "password": password})
     assert status == 200, _
     request = urllib.request.Request(server.url + "/api/v1/session", method="POST",
@@ -45,10 +50,13 @@ def personal_token(server, user, password):
     with urllib.request.urlopen(request, timeout=60) as response:
         cookie = response.headers["Set-Cookie"].split(";")[0]
         csrf = json.loads(response.read())["csrf"]
-    status, body = post(server.url + "/api/v1/tokens", json.dumps({"name": "shipper"}).encode(),
-                        {"Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": csrf})
-    assert status == 200, body
-    return body["token"]
+    tokens = []
+    for name in names:
+        status, body = post(server.url + "/api/v1/tokens", json.dumps({"name": name}).encode(),
+                            {"Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": csrf})
+        assert status == 200, body
+        tokens.append(body["token"])
+    return tokens
 
 
 def health(server, query=""):
@@ -72,14 +80,16 @@ def test_sources_are_told_apart_flagged_by_config_and_kept_across_restart(tmp_pa
     config.write_text(CONFIG)
     server = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--config", str(config)]).start()
     try:
-        token = personal_token(server, "alice", "alice password 2026")
+        token, nightly = personal_tokens(server, "alice", "alice password 2026", ["shipper", "nightly"])
         event = json.dumps({"@timestamp": now_rfc3339(), "message": "from a script"}).encode()
         ndjson = {"Content-Type": "application/x-ndjson"}
-        # The same endpoint, two callers: the admin token and alice's personal token.
+        # The same endpoint, three callers: the admin token and two of alice's personal
+        # tokens (two scripts of one user are two sources).
         for _ in range(2):
             assert post(server.url + "/api/v1/ingest", event, {**ndjson, "Authorization": f"Bearer {server.token}"})[0] == 200
         for _ in range(3):
             assert post(server.url + "/api/v1/ingest", event, {**ndjson, "Authorization": f"Bearer {token}"})[0] == 200
+        assert post(server.url + "/api/v1/ingest", event, {**ndjson, "Authorization": f"Bearer {nightly}"})[0] == 200
         # A shipper on the Elasticsearch API, syslog over TCP and UDP: by address.
         bulk = (json.dumps({"create": {"_index": "logs-app"}}) + "\n" + json.dumps({"@timestamp": now_rfc3339(), "message": "bulk"}) + "\n").encode()
         status, body = post(server.es_url + "/_bulk", bulk, {**ndjson, "Authorization": f"Bearer {server.token}"})
@@ -89,7 +99,7 @@ def test_sources_are_told_apart_flagged_by_config_and_kept_across_restart(tmp_pa
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.sendto(b"<34>1 2026-01-01T00:00:00Z web app - - - udp line", ("127.0.0.1", server.syslog_port))
         udp.close()
-        expected = {"http admin-token": 2, "http alice": 3, "es-bulk 127.0.0.1": 1,
+        expected = {"http admin-token": 2, "http alice/shipper": 3, "http alice/nightly": 1, "es-bulk 127.0.0.1": 1,
                     "syslog-tcp 127.0.0.1": 2, "syslog-udp 127.0.0.1": 1}
         report, by_source = wait_sources(server, expected)
         assert {key: by_source[key]["events"] for key in expected} == expected, report
@@ -97,8 +107,11 @@ def test_sources_are_told_apart_flagged_by_config_and_kept_across_restart(tmp_pa
         # The configured thresholds: two hours, one second for UDP senders.
         assert report["silent_after_secs"] == 7200
         assert report["silent_after_overrides"] == [{"match": "syslog-udp *", "silent_after_secs": 1}]
+        # The dashboard's silent hosts card reads the default threshold from the stats.
+        status, stats = server.request("GET", "/api/v1/stats")
+        assert status == 200 and stats["ingest_silent_after_secs"] == 7200, stats
         assert by_source["syslog-udp 127.0.0.1"]["silent_after_secs"] == 1
-        assert by_source["http alice"]["silent_after_secs"] == 7200
+        assert by_source["http alice/shipper"]["silent_after_secs"] == 7200
         time.sleep(1.5)
         report = health(server)
         silent = [row["source"] for row in report["sources"] if row["silent"]]
@@ -116,9 +129,22 @@ def test_sources_are_told_apart_flagged_by_config_and_kept_across_restart(tmp_pa
                 assert after[key][column] == before[key][column], (key, column, after[key], before[key])
         # New events add to the restored counts.
         assert post(server.url + "/api/v1/ingest", event, {**ndjson, "Authorization": f"Bearer {token}"})[0] == 200
-        _, by_source = wait_sources(server, {"http alice": 4})
-        assert by_source["http alice"]["events"] == 4
-        assert by_source["http alice"]["first_seen"] == before["http alice"]["first_seen"]
+        _, by_source = wait_sources(server, {"http alice/shipper": 4})
+        assert by_source["http alice/shipper"]["events"] == 4
+        assert by_source["http alice/shipper"]["first_seen"] == before["http alice/shipper"]["first_seen"]
+        assert by_source["http alice/nightly"]["events"] == 1
+
+        # The dashboard's silent hosts card says the configured threshold (headless
+        # Chromium, console/ingest_health.test.mjs).
+        shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
+        env = dict(os.environ, SENTINELLA_URL=server.url, SCREENSHOTS=str(shots),
+                   CONSOLE_CONFIG=json.dumps({"user": "alice", "password": "alice password 2026"}))
+        result = subprocess.run(["node", str(CONSOLE / "ingest_health.test.mjs")], cwd=CONSOLE, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{result.stderr}\n{result.stdout}\nscreenshots: {shots}"
+        observed = json.loads(result.stdout.strip().splitlines()[-1])
+        assert observed["labelEn"] == "Hosts silent for over 2 hours", observed
+        assert observed["labelIt"] == "Host silenziosi da oltre 2 ore", observed
     finally:
         server.stop()
 

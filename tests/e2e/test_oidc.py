@@ -10,6 +10,7 @@ import html.parser
 import http.cookiejar
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Server, free_port
+from conftest import BIN, ROOT, Server, free_port
 
 PROVIDER_DIR = ROOT / "tests" / "e2e" / "oidc"
 CONSOLE = ROOT / "tests" / "e2e" / "console"
@@ -240,7 +241,18 @@ def test_sign_in_maps_the_role_and_gives_a_normal_session(oidc_server):
     # An admin through the provider, too.
     browser, status, headers = sign_in(server, "alice")
     assert status == 303 and headers["Location"] == "/ui/"
-    assert json.loads(browser.fetch(server.url + "/api/v1/users")[2])["users"]
+    users = {u["name"]: u for u in json.loads(browser.fetch(server.url + "/api/v1/users")[2])["users"]}
+    # Provisioned users are bound to the provider and have no password; the first admin
+    # is a password user.
+    issuer = next(e for e in audit(server) if e["action"] == "sign_in")["detail"]["issuer"]
+    for name in ("carla", "alice"):
+        assert users[name]["password"] is False and users[name]["oidc_issuer"] == issuer, users[name]
+    assert users["admin"]["password"] is True and users["admin"]["oidc_issuer"] is None, users["admin"]
+    listing = subprocess.run([BIN, "user", "list", "--data-dir", str(server.data_dir), "--server", server.url],
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert re.search(r"^carla\s+analyst\s+active\s+oidc\s", listing.stdout, re.M), listing.stdout
+    assert re.search(r"^admin\s+admin\s+active\s+password\s", listing.stdout, re.M), listing.stdout
 
     entries = audit(server)
     provisioned = [e for e in entries if e["action"] == "user_provisioned"]
@@ -250,6 +262,82 @@ def test_sign_in_maps_the_role_and_gives_a_normal_session(oidc_server):
     carla = next(e for e in sign_ins if e["actor"] == "carla")
     assert carla["detail"]["subject"] == "carla" and carla["detail"]["source"] == "127.0.0.1"
     assert "soc-analysts" in carla["detail"]["claims"]
+
+
+def provider_hops(browser, url, stop_prefix, fields=None):
+    """Follows redirects and the provider's forms (filled with `fields`) until a URL
+    starting with `stop_prefix`; returns (that URL, whether a login form was shown)."""
+    asked_login = False
+    for _ in range(20):
+        if url.startswith(stop_prefix):
+            return url, asked_login
+        status, headers, body = browser.fetch(url)
+        while status == 200 and "<form" in body:
+            parser = Forms()
+            parser.feed(body)
+            form = dict(parser.forms[0]["fields"])
+            if "login" in form:
+                asked_login = True
+                return url, asked_login
+            form.update(fields or {})
+            target = urllib.parse.urljoin(url, parser.forms[0]["action"])
+            status, headers, body = browser.fetch(target, data=form)
+            url = target
+        assert status in (302, 303), (status, body[:500])
+        url = urllib.parse.urljoin(url, headers["Location"])
+    raise AssertionError("the provider never redirected back")
+
+
+def test_sign_out_ends_the_providers_session_too(oidc_server):
+    """RP-initiated logout: signing out of an OIDC session answers the provider's
+    end_session_endpoint (id_token_hint, client_id, post_logout_redirect_uri); following
+    it ends the provider's session, so the next sign-in asks for a login again."""
+    server = oidc_server
+    browser, status, headers = sign_in(server, "carla")
+    assert headers["Location"] == "/ui/"
+    callback_prefix = server.url + "/api/v1/session/oidc/callback"
+    # While the provider's session lives, a new sign-in goes straight through.
+    status, headers, _ = browser.fetch(server.url + "/api/v1/session/oidc/start")
+    assert status == 303
+    _, asked = provider_hops(browser, headers["Location"], callback_prefix)
+    assert not asked
+    csrf = json.loads(browser.fetch(server.url + "/api/v1/session")[2])["csrf"]
+    request = urllib.request.Request(server.url + "/api/v1/session", method="DELETE",
+                                     headers={"X-CSRF-Token": csrf})
+    with browser.opener.open(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert answer["signed_out"] is True
+    logout = urllib.parse.urlparse(answer["logout_url"])
+    issuer = next(e for e in audit(server) if e["action"] == "sign_in")["detail"]["issuer"]
+    assert answer["logout_url"].startswith(issuer + "/"), answer
+    params = urllib.parse.parse_qs(logout.query)
+    assert params["client_id"] == ["sentinella"]
+    assert params["post_logout_redirect_uri"] == [server.url + "/ui/signin"]
+    assert len(params["id_token_hint"][0].split(".")) == 3
+    assert browser.fetch(server.url + "/api/v1/session")[0] == 401
+    # The provider's confirmation page ("Yes, sign me out"), then back to the sign-in page.
+    landed, _ = provider_hops(browser, answer["logout_url"], server.url + "/ui/signin",
+                              fields={"logout": "yes"})
+    assert landed.startswith(server.url + "/ui/signin"), landed
+    # The provider's session is gone: the next sign-in shows its login form.
+    status, headers, _ = browser.fetch(server.url + "/api/v1/session/oidc/start")
+    assert status == 303
+    _, asked = provider_hops(browser, headers["Location"], callback_prefix)
+    assert asked
+    # A password session has nothing to end at the provider.
+    status, body = server.request("POST", "/api/v1/users",
+                                  {"name": "pietro", "role": "viewer", "password": "pietro password 2026"})
+    assert status == 200, body
+    local = Browser()
+    signed_in = urllib.request.Request(server.url + "/api/v1/session", method="POST",
+                                       data=json.dumps({"user": "pietro", "password": "pietro password 2026"}).encode(),
+                                       headers={"Content-Type": "application/json"})
+    with local.opener.open(signed_in, timeout=30) as response:
+        csrf = json.loads(response.read())["csrf"]
+    request = urllib.request.Request(server.url + "/api/v1/session", method="DELETE",
+                                     headers={"X-CSRF-Token": csrf})
+    with local.opener.open(request, timeout=30) as response:
+        assert json.loads(response.read())["logout_url"] is None
 
 
 @pytest.mark.parametrize("oidc_server", ["https"], indirect=True)
@@ -336,7 +424,7 @@ def test_console_button_and_errors_in_english_and_italian(oidc_server, tmp_path)
     signed in; an unmapped user sees why, in Italian."""
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
     env = dict(os.environ, SENTINELLA_URL=oidc_server.url, SCREENSHOTS=str(shots),
-               CONSOLE_CONFIG=json.dumps({"user": "carla", "unmapped": "ugo"}))
+               CONSOLE_CONFIG=json.dumps({"user": "carla", "unmapped": "ugo", "admin": "alice"}))
     result = subprocess.run(["node", str(CONSOLE / "oidc.test.mjs")], cwd=CONSOLE, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{result.stderr}\n{result.stdout}\nscreenshots: {shots}"
@@ -344,8 +432,24 @@ def test_console_button_and_errors_in_english_and_italian(oidc_server, tmp_path)
     assert observed["buttonEn"] == "Sign in with Comune IdP", observed
     assert observed["buttonIt"] == "Accedi con Comune IdP", observed
     assert observed["whoami"].startswith("carla"), observed
+    # Signed out at the provider too, back on the sign-in page; the provider asks again.
+    assert observed["providerSignOutHost"] != urllib.parse.urlparse(oidc_server.url).netloc, observed
+    assert observed["afterSignOut"] == "/ui/signin" and observed["loginAskedAgain"], observed
     assert "sso_error=unmapped" in observed["unmappedUrl"], observed
     assert observed["unmappedError"] == "Il tuo account non ha un ruolo in Sentinella. Rivolgiti a un amministratore.", observed
+    # The Users page: who signs in with a password, who through the provider; no password
+    # reset offered to provider-only users.
+    issuer = next(e for e in audit(oidc_server) if e["action"] == "sign_in")["detail"]["issuer"]
+    for key, header, note in (
+            ("usersEn", "Sign-in", "Signs in through the provider: no password to reset"),
+            ("usersIt", "Accesso", "Accede tramite il provider: nessuna password da reimpostare")):
+        users = observed[key]
+        assert header in users["header"], users
+        rows = {row["name"]: row for row in users["rows"]}
+        assert rows["admin"]["signIn"] == "Password" and rows["admin"]["resetOffered"], rows
+        for name in ("carla", "alice"):
+            assert rows[name]["signIn"] == f"OIDC ({issuer})", rows
+            assert not rows[name]["resetOffered"] and rows[name]["note"] == note, rows
 
 
 def test_without_configuration_the_routes_say_so(server):

@@ -4,7 +4,9 @@ rules directory; a bad rule rejects itself and never the others."""
 import subprocess
 import time
 
+import helpers
 from conftest import BIN, Server
+from helpers import ingest
 
 WHOAMI = """title: Whoami run
 id: eeeeeeee-0000-0000-0000-000000000001
@@ -63,16 +65,9 @@ def alerts(server, rule_id, expected=None, timeout=60):
         time.sleep(0.3)
 
 
-def ingest(server, *events):
-    status, body = server.request("POST", "/api/v1/ingest", list(events))
-    assert status == 200, body
-
-
 def test_rules_are_listed_reloaded_switched_and_rejected_alone(tmp_path):
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "whoami.yml").write_text(WHOAMI)
-    server = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--rules", str(rules_dir)]).start()
+    rules_dir = helpers.rules_dir(tmp_path, whoami=WHOAMI)
+    server = helpers.start_with_rules(tmp_path, rules_dir)
     try:
         body = rules(server)
         assert body["generation"] == 1 and body["rejected"] == []
@@ -171,10 +166,8 @@ def alert_levels(server, expected, timeout=60):
 
 
 def test_a_level_override_reaches_new_alerts_and_survives_a_restart(tmp_path):
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "whoami.yml").write_text(WHOAMI)
-    server = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--rules", str(rules_dir)]).start()
+    rules_dir = helpers.rules_dir(tmp_path, whoami=WHOAMI)
+    server = helpers.start_with_rules(tmp_path, rules_dir)
     level_path = f"/api/v1/rules/{WHOAMI_ID}/level"
     try:
         ingest(server, process("C:\\Windows\\whoami.exe", "ws-1"))

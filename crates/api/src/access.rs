@@ -150,7 +150,7 @@ async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Princ
             return Ok(Some(Principal {
                 name: ADMIN_TOKEN_PRINCIPAL.to_owned(),
                 role: Role::Admin,
-                via: Via::Token,
+                via: Via::Token { name: None },
                 must_change_password: false,
             }));
         }

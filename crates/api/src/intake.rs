@@ -27,7 +27,7 @@ pub(crate) async fn ingest_json(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let sender = principal.map(|Extension(principal)| principal.name);
+    let sender = principal.map(|Extension(principal)| sender(&principal));
     ingest(&state, sender, &headers, body, "http", parse_documents).await
 }
 
@@ -38,8 +38,17 @@ pub(crate) async fn ingest_records(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let sender = principal.map(|Extension(principal)| principal.name);
+    let sender = principal.map(|Extension(principal)| sender(&principal));
     ingest(&state, sender, &headers, body, "import", parse_records).await
+}
+
+/// The caller as the ingest health table keys it: user, and the personal token's name.
+fn sender(principal: &auth::Principal) -> String {
+    let token = match &principal.via {
+        auth::Via::Token { name } => name.as_deref(),
+        auth::Via::Session { .. } => None,
+    };
+    pipeline::health::api_sender(&principal.name, token)
 }
 
 type Parser = fn(&[u8]) -> (Vec<Payload>, Vec<LineError>);

@@ -111,6 +111,12 @@ pub(crate) async fn stats(
             "retention".to_owned(),
             serde_json::to_value(policy).unwrap_or_default(),
         );
+        // The default silence threshold (`[ingest_health] silent_after`), for the
+        // dashboard's silent hosts.
+        object.insert(
+            "ingest_silent_after_secs".to_owned(),
+            state.intake.health().policy().default.as_secs().into(),
+        );
     }
     Json(body)
 }

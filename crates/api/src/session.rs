@@ -148,7 +148,7 @@ async fn me(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let csrf = match &principal.via {
         Via::Session { csrf, .. } => Some(csrf.clone()),
-        Via::Token => None,
+        Via::Token { .. } => None,
     };
     if principal.name == ADMIN_TOKEN_PRINCIPAL {
         return Ok(Json(json!({
@@ -163,16 +163,28 @@ async fn me(
     Ok(Json(json!({"user": user, "csrf": csrf})))
 }
 
+/// Signs out. For a session opened through an OpenID Provider that offers RP-initiated
+/// logout, the answer's `logout_url` is where the console sends the browser next, to
+/// end the provider's session too (else the next "Sign in with…" would go straight
+/// through).
 async fn sign_out(
     State(state): State<AppState>,
+    service: Option<Extension<oidc::OidcSignInService>>,
     headers: HeaderMap,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
+    let mut id_token = None;
     if let Via::Session { id, .. } = principal.via {
         let accounts = Arc::clone(&state.accounts);
-        blocking(move || accounts.sign_out(&id, now())).await?;
+        id_token = blocking(move || accounts.sign_out(&id, now())).await?;
     }
-    let mut response = Json(json!({"signed_out": true})).into_response();
+    let logout_url = match (id_token, service) {
+        (Some(id_token), Some(Extension(service))) => {
+            oidc::provider_sign_out(service, id_token).await
+        }
+        _ => None,
+    };
+    let mut response = Json(json!({"signed_out": true, "logout_url": logout_url})).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, cookie("", 0, over_tls(&headers)));

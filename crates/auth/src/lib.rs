@@ -576,7 +576,7 @@ impl AuthStore {
                 }
             }
             Ok(user) => {
-                let session = self.open_session(&txn, user, now)?;
+                let session = self.open_session(&txn, user, None, now)?;
                 append_audit(
                     &txn,
                     now,
@@ -592,11 +592,13 @@ impl AuthStore {
     }
 
     /// Stores a new session for `user` in `txn` (a fresh random id every time, so an id
-    /// planted before sign-in is worthless) and drops expired ones.
+    /// planted before sign-in is worthless) and drops expired ones. `id_token`: the
+    /// provider's, for an OpenID Connect sign-in.
     fn open_session(
         &self,
         txn: &redb::WriteTransaction,
         user: UserInfo,
+        id_token: Option<String>,
         now: i64,
     ) -> Result<NewSession, AuthError> {
         let id = secret::random_hex(32)?;
@@ -612,6 +614,7 @@ impl AuthStore {
                     csrf: csrf.clone(),
                     created: now,
                     expires,
+                    id_token,
                 },
             )?;
         }
@@ -650,14 +653,16 @@ impl AuthStore {
             }))
     }
 
-    /// Ends a session.
-    pub fn sign_out(&self, id: &str, now: i64) -> Result<(), AuthError> {
+    /// Ends a session. Returns the ID token of an OpenID Connect session (for signing out
+    /// at the provider too), `None` for a password session or an unknown id.
+    pub fn sign_out(&self, id: &str, now: i64) -> Result<Option<String>, AuthError> {
         let txn = self.db.begin_write()?;
         let removed = {
             let mut sessions = txn.open_table(SESSIONS)?;
             let removed = sessions.remove(secret::digest(id).as_str())?;
             removed.map(|value| value.value().to_owned())
         };
+        let mut id_token = None;
         if let Some(json) = removed
             && let Ok(session) = serde_json::from_str::<SessionRecord>(&json)
         {
@@ -669,9 +674,10 @@ impl AuthStore {
                 Some(&session.user),
                 serde_json::json!({}),
             )?;
+            id_token = session.id_token;
         }
         txn.commit()?;
-        Ok(())
+        Ok(id_token)
     }
 
     /// Creates a personal API token for `user`. Returns the secret (shown once) and its
@@ -779,7 +785,9 @@ impl AuthStore {
             .map(|user| Principal {
                 name: user.name,
                 role: user.role,
-                via: Via::Token,
+                via: Via::Token {
+                    name: Some(token.name),
+                },
                 must_change_password: false,
             }))
     }

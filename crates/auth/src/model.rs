@@ -79,6 +79,11 @@ impl UserRecord {
             language: self.language.clone(),
             created: self.created,
             must_change_password: self.must_change_password,
+            password: self.password_hash != crate::oidc::NO_PASSWORD,
+            oidc_issuer: self
+                .external
+                .as_ref()
+                .map(|external| external.issuer.clone()),
         }
     }
 }
@@ -100,6 +105,17 @@ pub struct UserInfo {
     pub created: i64,
     /// The password is a one-time password: change it before doing anything else.
     pub must_change_password: bool,
+    /// Has a password; `false` for users created at their first OpenID Connect sign-in,
+    /// who sign in through the provider only.
+    #[serde(default = "has_password")]
+    pub password: bool,
+    /// The OpenID Provider (issuer) the user is bound to, if any.
+    #[serde(default)]
+    pub oidc_issuer: Option<String>,
+}
+
+fn has_password() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +124,10 @@ pub(crate) struct SessionRecord {
     pub csrf: String,
     pub created: i64,
     pub expires: i64,
+    /// The ID token of an OpenID Connect sign-in: the `id_token_hint` of the
+    /// provider's sign-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// A freshly created session: the secret id goes into the cookie, once.
@@ -148,7 +168,11 @@ pub enum Via {
     },
     /// A bearer token (personal API token or the admin token); not sent by browsers on
     /// their own, so exempt from CSRF.
-    Token,
+    Token {
+        /// The personal token's name (tells one user's scripts apart); `None` for the
+        /// data dir's admin token.
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -208,7 +208,12 @@ fn api_tokens_are_stored_as_digests_and_revocable() {
     let principal = store.check_token(&secret, NOW).unwrap().unwrap();
     assert_eq!(
         (principal.name.as_str(), principal.via),
-        ("carla", Via::Token)
+        (
+            "carla",
+            Via::Token {
+                name: Some("nightly export".to_owned())
+            }
+        )
     );
     assert!(store.check_token(&secret, NOW + 100).unwrap().is_none());
     assert!(store.check_token("snt_00", NOW).unwrap().is_none());

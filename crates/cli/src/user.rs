@@ -119,18 +119,31 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 fn print_users(users: &[serde_json::Value]) {
-    println!("{:<24} {:<8} {:<9} LOCKED UNTIL", "NAME", "ROLE", "STATE");
+    println!(
+        "{:<24} {:<8} {:<9} {:<14} LOCKED UNTIL",
+        "NAME", "ROLE", "STATE", "SIGN-IN"
+    );
     for user in users {
         let state = if user["disabled"].as_bool().unwrap_or(false) {
             "disabled"
         } else {
             "active"
         };
+        // Users created at their first OpenID Connect sign-in have no password.
+        let sign_in = match (
+            user["password"].as_bool().unwrap_or(true),
+            user["oidc_issuer"].is_string(),
+        ) {
+            (true, true) => "password+oidc",
+            (false, _) => "oidc",
+            (true, false) => "password",
+        };
         println!(
-            "{:<24} {:<8} {:<9} {}",
+            "{:<24} {:<8} {:<9} {:<14} {}",
             user["name"].as_str().unwrap_or(""),
             user["role"].as_str().unwrap_or(""),
             state,
+            sign_in,
             user["locked_until"]
                 .as_i64()
                 .filter(|until| *until > now())

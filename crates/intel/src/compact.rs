@@ -89,7 +89,7 @@ impl Arena {
 
     /// Notes that the blob at `at` is no longer referenced.
     pub(crate) fn release(&mut self, at: Locator) {
-        self.live -= blob_len(self.get(at));
+        self.live -= self.get(at).len();
     }
 
     /// The blob at `at`.
@@ -150,10 +150,6 @@ fn blob_at(bytes: &[u8]) -> &[u8] {
     let mut reader = Reader { bytes, at: 0 };
     let len = reader.varint() as usize;
     &bytes[..reader.at + len]
-}
-
-fn blob_len(blob: &[u8]) -> usize {
-    blob.len()
 }
 
 // Flags.
@@ -509,17 +505,6 @@ fn read_value<'a>(reader: &mut Reader<'a>, kind: IndicatorKind) -> ValueRef<'a> 
     ValueRef::Text(reader.bytes())
 }
 
-/// Reads a blob's value and whether it includes subdomains: what a lookup checks a
-/// candidate with (nothing past the flags is read).
-pub(crate) fn value_of(blob: &[u8]) -> (ValueRef<'_>, bool) {
-    let mut reader = Reader { bytes: blob, at: 0 };
-    reader.varint();
-    let kind = IndicatorKind::ALL[reader.byte() as usize];
-    let value = read_value(&mut reader, kind);
-    let flags = reader.varint() as u32;
-    (value, flags & SUBDOMAINS != 0)
-}
-
 /// Reads what indexes need from a blob.
 pub(crate) fn head(blob: &[u8]) -> Head<'_> {
     let mut reader = Reader { bytes: blob, at: 0 };
@@ -613,10 +598,43 @@ pub(crate) fn decode(blob: &[u8]) -> Indicator {
     }
 }
 
-/// The id of a blob's indicator (derived ids are computed, explicit ones read).
+/// The id of a blob's indicator (derived ids are computed, explicit ones read), skipping
+/// the rest without allocating.
 pub(crate) fn id_of(blob: &[u8]) -> String {
-    // Explicit ids sit near the end; decoding is simplest and ids are rarely asked for.
-    decode(blob).id
+    let mut reader = Reader { bytes: blob, at: 0 };
+    reader.varint();
+    let kind = IndicatorKind::ALL[reader.byte() as usize];
+    let value = read_value(&mut reader, kind);
+    let flags = reader.varint() as u32;
+    reader.take(2);
+    if flags & PAP != 0 {
+        reader.byte();
+    }
+    let n_times = 1 + [FIRST_SEEN, LAST_SEEN, VALID_FROM, VALID_UNTIL]
+        .iter()
+        .filter(|&&flag| flags & flag != 0)
+        .count();
+    for _ in 0..n_times * 2 {
+        reader.varint();
+    }
+    reader.varint();
+    for _ in 0..3 {
+        let n = reader.varint();
+        for _ in 0..n {
+            reader.bytes();
+        }
+    }
+    if flags & UUID_ID != 0 {
+        let bytes: [u8; 16] = reader.take(16).try_into().expect("16 bytes");
+        format!("indicator--{}", format_uuid(&bytes))
+    } else if flags & EXPLICIT_ID != 0 {
+        reader.string()
+    } else {
+        format!(
+            "indicator--{}",
+            format_uuid(&value_uuid(kind, &value.text()))
+        )
+    }
 }
 
 fn tlp_of(byte: u8) -> Tlp {

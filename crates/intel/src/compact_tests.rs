@@ -140,6 +140,26 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn eight_bytes_lowercase_like_one(bytes in any::<[u8; 8]>()) {
+        let expected = u64::from_le_bytes(bytes.map(|b| b.to_ascii_lowercase()));
+        let word = crate::matcher::ascii_lowercase_word(u64::from_le_bytes(bytes));
+        prop_assert_eq!(word, expected);
+    }
+
+    #[test]
+    fn domain_case_never_changes_the_match(name in "[!-~]{1,40}\\.[a-z]{2,4}") {
+        // Every printable ASCII byte, `@`, `[`, `` ` `` and `{` beside the letters included.
+        let lower = name.to_ascii_lowercase();
+        let mut indicator = Indicator::new(IndicatorKind::Domain, "placeholder.example", "t", Tlp::Clear).unwrap();
+        indicator.value = lower.clone();
+        let matcher = Matcher::from_indicators([indicator]);
+        prop_assert!(matcher.lookup_domain(&name).is_some(), "{}", name);
+        prop_assert!(matcher.lookup_domain(&lower).is_some());
+    }
+}
+
 /// A deterministic pseudo-random sequence (xorshift).
 struct Rng(u64);
 impl Rng {

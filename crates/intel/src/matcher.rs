@@ -1,8 +1,9 @@
 //! The matcher: indicators indexed by kind for lookups of an event's observables. IPs by
 //! exact address and by prefix length (one table per length in use), domains by the hash
 //! of each suffix with a walk up the parents for `include_subdomains`, URLs by normalized
-//! form, hashes by digest bytes, emails and fingerprints by value. The tables hold 32-bit
-//! locators of the set's compact records (shared, not copied); a hit decodes its record.
+//! form, hashes by digest bytes, emails and fingerprints by value, all under 96-bit keys.
+//! The tables hold 32-bit locators of the set's compact records (shared, not copied); a
+//! hit decodes its record.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -72,9 +73,19 @@ fn seed() -> u64 {
 
 const K1: u64 = 0x517c_c1b7_2722_0a95;
 
+/// The key of a value's bytes: a seeded 64-bit hash and 32 more bits from a second seed.
+fn value_key(bytes: &[u8]) -> Key96 {
+    Key96::new(
+        hash_bytes(bytes, seed()),
+        hash_bytes(bytes, seed().rotate_left(32) ^ K2) as u32,
+    )
+}
+
+const K2: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// A seeded 64-bit hash of bytes (FxHash-style, 8 bytes a step).
-fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h = seed();
+fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = seed;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
@@ -89,9 +100,9 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
-/// The 64-bit hashes of a domain name's suffixes, each starting at a label (`a.b.c`,
-/// `b.c`, `c`), ASCII case folded, computed in one pass from the right, with where each
-/// suffix starts: the matcher's domain key (a hit is checked against the stored name).
+/// The 96-bit hashes of a domain name's suffixes, each starting at a label (`a.b.c`,
+/// `b.c`, `c`), ASCII case folded, computed in one pass from the right (two independent
+/// multiplicative lanes): the matcher's domain key.
 #[derive(Default)]
 struct SuffixHashes {
     /// From the TLD up: `stack[0]` is the last label's suffix. Names with more labels than
@@ -106,6 +117,7 @@ impl SuffixHashes {
     fn compute(&mut self, name: &str) -> usize {
         let bytes = name.as_bytes();
         let mut h = seed();
+        let mut h2 = seed().rotate_left(32) ^ K2;
         let mut end = bytes.len();
         self.depth = 0;
         loop {
@@ -115,11 +127,17 @@ impl SuffixHashes {
                 .map_or(0, |dot| dot + 1);
             // Label separator first, so `ab.c` and `a.bc` differ.
             h = (h.rotate_left(5) ^ 0x2e).wrapping_mul(K1);
-            for &b in &bytes[start..end] {
-                h = (h.rotate_left(5) ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(K1);
+            h2 = (h2.rotate_left(23) ^ 0x2e).wrapping_mul(K2);
+            // Eight bytes a step (the last word zero-padded: names hold no NUL).
+            for chunk in bytes[start..end].chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                let w = ascii_lowercase_word(u64::from_le_bytes(word));
+                h = (h.rotate_left(5) ^ w).wrapping_mul(K1);
+                h2 = (h2.rotate_left(23) ^ w).wrapping_mul(K2);
             }
             let mixed = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            let entry = (mixed ^ (mixed >> 32), start as u32);
+            let entry = (mixed ^ (mixed >> 32), (h2 >> 32) as u32);
             if self.depth < self.stack.len() {
                 self.stack[self.depth] = entry;
             } else {
@@ -133,16 +151,30 @@ impl SuffixHashes {
         }
     }
 
-    /// The hash and start of the suffix after the `i`-th dot (0: the whole name).
-    fn get(&self, i: usize) -> (u64, usize) {
+    /// The key of the suffix after the `i`-th dot (0: the whole name), its lowest bit
+    /// left for "includes subdomains".
+    fn get(&self, i: usize) -> Key96 {
         let from_tld = self.depth - 1 - i;
-        let (hash, start) = if from_tld < self.stack.len() {
+        let (hash, check) = if from_tld < self.stack.len() {
             self.stack[from_tld]
         } else {
             self.spill[from_tld - self.stack.len()]
         };
-        (hash, start as usize)
+        Key96::new(hash, check & !1)
     }
+}
+
+/// ASCII lowercase of eight bytes at once: `A`–`Z` get bit 5 set, nothing else changes.
+pub(crate) fn ascii_lowercase_word(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = w & LOW7;
+    // Per byte, no carries across bytes (at most 0x7f + 0x3f): the high bit is set when
+    // the byte is above `Z` (0x5a), resp. at least `A` (0x41).
+    let above_z = low + 0x2525_2525_2525_2525;
+    let from_a = low + 0x3f3f_3f3f_3f3f_3f3f;
+    let upper = from_a & !above_z & !w & HIGH;
+    w | (upper >> 2)
 }
 
 /// A key of a [`Table`]: mixed into 64 bits whose top bits pick the bucket.
@@ -156,17 +188,24 @@ impl TableKey for u32 {
     }
 }
 
-/// A 64-bit hash as two 32-bit halves (high first), so a slot is 12 B, not 16.
+/// A 96-bit key as 32-bit words (a slot is 16 B, no padding): a 64-bit hash that places
+/// it and 32 more bits. A false match needs both to collide (about one in 2^96 lookups
+/// per indicator), so hits are not checked against the record: that would be a second
+/// cache miss.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct Hash64([u32; 2]);
+struct Key96([u32; 3]);
 
-impl Hash64 {
-    fn new(hash: u64) -> Self {
-        Hash64([(hash >> 32) as u32, hash as u32])
+impl Key96 {
+    fn new(hash: u64, check: u32) -> Self {
+        Key96([(hash >> 32) as u32, hash as u32, check])
+    }
+
+    fn check(self) -> u32 {
+        self.0[2]
     }
 }
 
-impl TableKey for Hash64 {
+impl TableKey for Key96 {
     fn mix(self) -> u64 {
         (u64::from(self.0[0]) << 32) | u64::from(self.0[1])
     }
@@ -283,8 +322,9 @@ impl<K: TableKey> Table<K> {
         self.len == 0
     }
 
-    /// Locators stored under `key`, in order.
-    fn get(&self, key: K) -> impl Iterator<Item = Locator> + '_ {
+    /// The entries whose mixed key is `key`'s (for IP keys, mixing is one-to-one: the
+    /// entry of `key` itself), in order.
+    fn get(&self, key: K) -> impl Iterator<Item = (K, Locator)> + '_ {
         let mixed = key.mix();
         let bit = filter_bit(mixed, self.filter_shift);
         let absent = self
@@ -299,12 +339,12 @@ impl<K: TableKey> Table<K> {
         // Skip the entries of smaller keys that overflowed into this home.
         let first = self.slots[start..]
             .iter()
-            .position(|slot| slot.locator == EMPTY || (slot.key.mix(), slot.key) >= (mixed, key))
+            .position(|slot| slot.locator == EMPTY || slot.key.mix() >= mixed)
             .map_or(self.slots.len(), |i| start + i);
         self.slots[first..]
             .iter()
-            .take_while(move |slot| slot.locator != EMPTY && slot.key == key)
-            .map(|slot| slot.locator)
+            .take_while(move |slot| slot.locator != EMPTY && slot.key.mix() == mixed)
+            .map(|slot| (slot.key, slot.locator))
     }
 
     fn heap_bytes(&self) -> usize {
@@ -363,7 +403,7 @@ pub struct Matcher {
     v6_exact: Table<u128>,
     v6_nets: Vec<(u8, Table<u128>)>,
     /// Domains by the hash of their name (see [`SuffixHashes`]).
-    domains: Table<Hash64>,
+    domains: Table<Key96>,
     /// Bit `n`: some indexed domain has `n` labels (63: 63 or more), for all domains and
     /// for those that include subdomains. A name's suffixes of other depths are not
     /// looked up at all, so most misses cost one probe.
@@ -371,7 +411,7 @@ pub struct Matcher {
     parent_depths: u64,
     /// By kind (index in [`IndicatorKind::ALL`]): URLs, hashes, emails, fingerprints, by
     /// the hash of their value's bytes (digest bytes for hashes).
-    values: Vec<Table<Hash64>>,
+    values: Vec<Table<Key96>>,
 }
 
 fn kind_slot(kind: IndicatorKind) -> usize {
@@ -388,8 +428,8 @@ struct Entries {
     v4_nets: Vec<(u8, Vec<(u32, Locator)>)>,
     v6: Vec<(u128, Locator)>,
     v6_nets: Vec<(u8, Vec<(u128, Locator)>)>,
-    domains: Vec<(Hash64, Locator)>,
-    values: Vec<Vec<(Hash64, Locator)>>,
+    domains: Vec<(Key96, Locator)>,
+    values: Vec<Vec<(Key96, Locator)>>,
 }
 
 fn by_len<K>(nets: &mut Vec<(u8, Vec<K>)>, len: u8) -> &mut Vec<K> {
@@ -465,12 +505,16 @@ impl Matcher {
                     if head.include_subdomains {
                         matcher.parent_depths |= bit;
                     }
-                    entries.domains.push((Hash64::new(hashes.get(0).0), at));
+                    let key = hashes.get(0);
+                    let flag = u32::from(head.include_subdomains);
+                    entries
+                        .domains
+                        .push((Key96::new(key.mix(), key.check() | flag), at));
                     matcher.len += 1;
                 }
                 (IndicatorKind::Ip | IndicatorKind::Domain, _) => {}
                 (kind, ValueRef::Binary(bytes) | ValueRef::Text(bytes)) => {
-                    entries.values[kind_slot(kind)].push((Hash64::new(hash_bytes(bytes)), at));
+                    entries.values[kind_slot(kind)].push((value_key(bytes), at));
                     matcher.len += 1;
                 }
                 (_, ValueRef::Ip(..)) => {}
@@ -541,25 +585,33 @@ impl Matcher {
         let at = match canonical_ip(ip) {
             IpAddr::V4(v4) => {
                 let bits = u32::from(v4);
-                self.v4_exact.get(bits).next().or_else(|| {
-                    self.v4_nets.iter().find_map(|(len, table)| {
-                        let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
-                        table.get(bits & mask).next()
+                self.v4_exact
+                    .get(bits)
+                    .next()
+                    .map(|(_, at)| at)
+                    .or_else(|| {
+                        self.v4_nets.iter().find_map(|(len, table)| {
+                            let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
+                            table.get(bits & mask).next().map(|(_, at)| at)
+                        })
                     })
-                })
             }
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
-                self.v6_exact.get(bits).next().or_else(|| {
-                    self.v6_nets.iter().find_map(|(len, table)| {
-                        let mask = if *len == 0 {
-                            0
-                        } else {
-                            u128::MAX << (128 - len)
-                        };
-                        table.get(bits & mask).next()
+                self.v6_exact
+                    .get(bits)
+                    .next()
+                    .map(|(_, at)| at)
+                    .or_else(|| {
+                        self.v6_nets.iter().find_map(|(len, table)| {
+                            let mask = if *len == 0 {
+                                0
+                            } else {
+                                u128::MAX << (128 - len)
+                            };
+                            table.get(bits & mask).next().map(|(_, at)| at)
+                        })
                     })
-                })
             }
         }?;
         Some(self.found(at))
@@ -575,14 +627,15 @@ impl Matcher {
         // One pass from the right hashes every suffix (`a.b.c`, `b.c`, `c`); no allocation.
         let mut hashes = SuffixHashes::default();
         let depth = hashes.compute(name);
+        // The key's lowest bit says whether the indicator includes subdomains.
         let candidate = |i: usize, parent: bool| {
-            let (hash, start) = hashes.get(i);
-            let suffix = &name.as_bytes()[start..];
-            self.domains.get(Hash64::new(hash)).find(|&at| {
-                let (value, include_subdomains) = compact::value_of(self.arena.get(at));
-                (!parent || include_subdomains)
-                    && matches!(value, ValueRef::Text(stored) if stored.eq_ignore_ascii_case(suffix))
-            })
+            let key = hashes.get(i);
+            self.domains
+                .get(key)
+                .find(|(found, _)| {
+                    found.check() & !1 == key.check() && (!parent || found.check() & 1 == 1)
+                })
+                .map(|(_, at)| at)
         };
         if self.exact_depths & (1 << depth.min(63)) != 0
             && let Some(at) = candidate(0, false)
@@ -623,9 +676,8 @@ impl Matcher {
                 return None;
             }
             let digest = &*digest;
-            let at = table
-                .get(Hash64::new(hash_bytes(digest)))
-                .find(|&at| compact::value_of(self.arena.get(at)).0 == ValueRef::Binary(digest))?;
+            let key = value_key(digest);
+            let (_, at) = table.get(key).find(|(found, _)| *found == key)?;
             return Some(self.found(at));
         }
         let normalized: Cow<'_, str> = match kind {
@@ -636,9 +688,8 @@ impl Matcher {
             _ => Cow::Borrowed(value),
         };
         let bytes = normalized.as_bytes();
-        let at = table
-            .get(Hash64::new(hash_bytes(bytes)))
-            .find(|&at| compact::value_of(self.arena.get(at)).0 == ValueRef::Text(bytes))?;
+        let key = value_key(bytes);
+        let (_, at) = table.get(key).find(|(found, _)| *found == key)?;
         Some(self.found(at))
     }
 

@@ -31,9 +31,6 @@ pub struct IndicatorSet {
     arena: Arena,
     /// Per position: where its blob is, or [`DEAD`].
     locators: Vec<Locator>,
-    /// Per position: 32 bits of its id's hash (the id of a derived-id indicator is a SHA-1
-    /// away; rehashing the id table must not compute millions of them).
-    id_hashes: Vec<u32>,
     by_key: HashTable<u32>,
     by_id: HashTable<u32>,
     n_live: usize,
@@ -73,13 +70,14 @@ fn key_hash(key: &[u8]) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
-fn id_hash32(id: &str) -> u32 {
-    FxBuildHasher.hash_one(id) as u32
+/// The id table's hash. Ids are not kept beside the records (at 10 million, 40 MB):
+/// growing the table recomputes them, a SHA-1 for derived ids, amortized over inserts.
+fn id_hash(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
-/// Spreads 32 hash bits over 64 (hashbrown takes its tag from the top bits).
-fn spread(h32: u32) -> u64 {
-    u64::from(h32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+fn blob_id_hash(blob: &[u8]) -> u64 {
+    id_hash(&compact::id_of(blob))
 }
 
 /// What [`IndicatorSet::insert`] did.
@@ -209,10 +207,9 @@ impl IndicatorSet {
     }
 
     fn id_position(&self, id: &str) -> Option<usize> {
-        let h32 = id_hash32(id);
         self.by_id
-            .find(spread(h32), |&p| {
-                self.id_hashes[p as usize] == h32 && compact::id_of(self.blob(p as usize)) == id
+            .find(id_hash(id), |&p| {
+                compact::id_of(self.blob(p as usize)) == id
             })
             .map(|&p| p as usize)
     }
@@ -241,29 +238,23 @@ impl IndicatorSet {
         let at = self.arena.push(buf);
         let pos = u32::try_from(self.locators.len()).expect("fewer than 4 billion indicators");
         self.locators.push(at);
-        let h32 = id_hash32(&indicator.id);
-        self.id_hashes.push(h32);
         self.n_live += 1;
         let (arena, locators) = (&self.arena, &self.locators);
         let key = compact::head(arena.get(at)).key;
         self.by_key.insert_unique(key_hash(key), pos, |&p| {
             key_hash(compact::head(arena.get(locators[p as usize])).key)
         });
-        self.index_id(pos as usize, h32);
+        self.index_id(pos as usize, &indicator.id);
         self.note(pos as usize);
     }
 
     /// Points the id index at `pos` for its id (replacing an indicator with the same id).
-    fn index_id(&mut self, pos: usize, h32: u32) {
-        let (arena, locators, id_hashes) = (&self.arena, &self.locators, &self.id_hashes);
-        let id = compact::id_of(arena.get(locators[pos]));
+    fn index_id(&mut self, pos: usize, id: &str) {
+        let (arena, locators) = (&self.arena, &self.locators);
         let entry = self.by_id.entry(
-            spread(h32),
-            |&p| {
-                id_hashes[p as usize] == h32
-                    && compact::id_of(arena.get(locators[p as usize])) == id
-            },
-            |&p| spread(id_hashes[p as usize]),
+            id_hash(id),
+            |&p| compact::id_of(arena.get(locators[p as usize])) == id,
+            |&p| blob_id_hash(arena.get(locators[p as usize])),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = pos as u32,
@@ -273,11 +264,9 @@ impl IndicatorSet {
         }
     }
 
-    fn unindex_id(&mut self, pos: usize) {
-        if let Ok(entry) = self
-            .by_id
-            .find_entry(spread(self.id_hashes[pos]), |&p| p as usize == pos)
-        {
+    /// Drops `pos` from the id index (`id` is its id).
+    fn unindex_id(&mut self, pos: usize, id: &str) {
+        if let Ok(entry) = self.by_id.find_entry(id_hash(id), |&p| p as usize == pos) {
             entry.remove();
         }
     }
@@ -302,10 +291,8 @@ impl IndicatorSet {
         self.arena.release(self.locators[pos]);
         self.locators[pos] = self.arena.push(&buf);
         if indicator.id != old_id {
-            self.unindex_id(pos);
-            let h32 = id_hash32(&indicator.id);
-            self.id_hashes[pos] = h32;
-            self.index_id(pos, h32);
+            self.unindex_id(pos, &old_id);
+            self.index_id(pos, &indicator.id);
         }
         self.note(pos);
     }
@@ -532,7 +519,8 @@ impl IndicatorSet {
         if let Ok(entry) = self.by_key.find_entry(hash, |&p| p as usize == pos) {
             entry.remove();
         }
-        self.unindex_id(pos);
+        let id = compact::id_of(self.arena.get(at));
+        self.unindex_id(pos, &id);
         self.arena.release(at);
         self.locators[pos] = DEAD;
         self.n_live -= 1;
@@ -562,14 +550,13 @@ impl IndicatorSet {
         self.journal = old.journal;
         self.reserve(old.n_live);
         let mut buf = Vec::new();
-        for (pos, &at) in old.locators.iter().enumerate() {
+        for &at in &old.locators {
             if at != DEAD {
                 buf.clear();
                 buf.extend_from_slice(old.arena.get(at));
                 let new_at = self.arena.push(&buf);
                 let new_pos = self.locators.len();
                 self.locators.push(new_at);
-                self.id_hashes.push(old.id_hashes[pos]);
                 self.n_live += 1;
                 let (arena, locators) = (&self.arena, &self.locators);
                 self.by_key.insert_unique(
@@ -577,10 +564,9 @@ impl IndicatorSet {
                     new_pos as u32,
                     |&p| key_hash(compact::head(arena.get(locators[p as usize])).key),
                 );
-                let id_hashes = &self.id_hashes;
                 self.by_id
-                    .insert_unique(spread(old.id_hashes[pos]), new_pos as u32, |&p| {
-                        spread(id_hashes[p as usize])
+                    .insert_unique(blob_id_hash(arena.get(new_at)), new_pos as u32, |&p| {
+                        blob_id_hash(arena.get(locators[p as usize]))
                     });
             }
         }
@@ -588,13 +574,12 @@ impl IndicatorSet {
 
     fn reserve(&mut self, n: usize) {
         self.locators.reserve(n);
-        self.id_hashes.reserve(n);
         let (arena, locators) = (&self.arena, &self.locators);
         self.by_key.reserve(n, |&p| {
             key_hash(compact::head(arena.get(locators[p as usize])).key)
         });
-        let id_hashes = &self.id_hashes;
-        self.by_id.reserve(n, |&p| spread(id_hashes[p as usize]));
+        self.by_id
+            .reserve(n, |&p| blob_id_hash(arena.get(locators[p as usize])));
     }
 
     /// The earliest `valid_from` or `valid_until` after `now` of an indicator not

@@ -3,7 +3,8 @@
 //! could not hand over (UDP drops, HTTP 429s). Shown on the console's dashboard.
 //!
 //! A source is keyed by its input type and who sent it: the authenticated user for the
-//! HTTP API (`http alice`, `import admin-token`), else the sender's IP address
+//! HTTP API, with the name of the personal token it used (`http alice/nightly export`,
+//! `import admin-token`; see [`api_sender`]), else the sender's IP address
 //! (`syslog-udp 10.0.0.5`, `es-bulk 10.0.0.7`); inputs with neither are one source per
 //! input type. The table is bounded: past [`MAX_SOURCES`] the source heard from least
 //! recently is forgotten, so spoofed UDP senders cannot grow it without limit.
@@ -41,6 +42,16 @@ pub fn source_key(input_type: &str, sender: Option<&str>, peer: Option<SocketAdd
         (Some(sender), _) => format!("{input_type} {sender}"),
         (None, Some(peer)) => format!("{input_type} {}", peer.ip()),
         (None, None) => input_type.to_owned(),
+    }
+}
+
+/// Who sent a batch through the HTTP API: the user, and the name of the personal token
+/// used, so that two scripts of one user are separate sources (`alice/nightly export`).
+/// Console sessions and the admin token have no token name (`alice`, `admin-token`).
+pub fn api_sender(user: &str, token: Option<&str>) -> String {
+    match token {
+        Some(token) => format!("{user}/{token}"),
+        None => user.to_owned(),
     }
 }
 
@@ -470,6 +481,15 @@ mod tests {
         assert_eq!(source_key("http", Some("alice"), peer), "http alice");
         assert_eq!(source_key("es-bulk", None, peer), "es-bulk 10.0.0.7");
         assert_eq!(source_key("import", None, None), "import");
+        // Two tokens of one user are two sources; the user alone for sessions.
+        let nightly = api_sender("alice", Some("nightly"));
+        let hourly = api_sender("alice", Some("hourly"));
+        assert_eq!(
+            source_key("http", Some(&nightly), peer),
+            "http alice/nightly"
+        );
+        assert_ne!(nightly, hourly);
+        assert_eq!(api_sender("admin-token", None), "admin-token");
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub struct IngestHealthConfig {
     /// A source is silent after this long without an event (`"1h"`, `"90m"`, `"PT2H"`).
     #[serde(default = "default_silent_after")]
     pub silent_after: SignedDuration,
-    /// Thresholds for the sources whose key (`syslog-udp 10.0.0.5`, `http alice`) matches
-    /// a pattern; the first match wins.
+    /// Thresholds for the sources whose key (`syslog-udp 10.0.0.5`, `http alice/nightly`;
+    /// `http alice/*` for all of a user's tokens) matches a pattern; the first match wins.
     #[serde(default)]
     pub sources: Vec<SourceOverride>,
     /// How often the table is saved while it changes (1 s to 1 h): a `kill -9` loses at

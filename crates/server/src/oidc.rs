@@ -78,6 +78,12 @@ pub struct OidcConfig {
     /// levels: `https://www.spid.gov.it/SpidL2`…).
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// Signing out of a session opened through the provider signs out at the provider
+    /// too (RP-initiated logout), when its discovery document has an
+    /// `end_session_endpoint`; the provider sends the browser back to `/ui/signin`
+    /// (register that as a post-logout redirect URI). On by default.
+    #[serde(default = "default_true")]
+    pub provider_sign_out: bool,
     /// PEM file of the root certificates to trust for the provider (an internal CA),
     /// instead of the public web roots.
     #[serde(default)]
@@ -95,6 +101,9 @@ fn default_scopes() -> Vec<String> {
 }
 fn default_username_claims() -> Vec<String> {
     ["preferred_username", "email"].map(str::to_owned).to_vec()
+}
+fn default_true() -> bool {
+    true
 }
 fn default_timeout_secs() -> u64 {
     10
@@ -138,6 +147,7 @@ impl OidcConfig {
                 .collect(),
             default_role: self.default_role,
             auto_provision: self.auto_provision,
+            provider_sign_out: self.provider_sign_out,
             link_local_users: self.link_local_users,
             acr_values: self.acr_values.clone(),
         })

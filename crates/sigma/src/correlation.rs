@@ -45,7 +45,8 @@
 //!   [`CorrelatorStats::late`]. A match older than the watermark but within the timespan is
 //!   counted in its window as usual.
 //! - **Bounded memory**: at most [`Limits::max_groups`] groups per correlation (the group
-//!   with the oldest last match is evicted and counted) and [`Limits::max_entries`]
+//!   that would expire first is evicted and counted: the one with the oldest last match,
+//!   or for upper bounds the one whose fixed window opened first) and [`Limits::max_entries`]
 //!   timestamps/values per group (the oldest are dropped; an `event_count` threshold above
 //!   that cap can never be reached and is reported by [`Correlator::warnings`]). State
 //!   older than the timespan is pruned as time advances.
@@ -382,6 +383,25 @@ struct Group {
     numbers: VecDeque<f64>,
 }
 
+impl Group {
+    /// Drops the distinct values seen least recently (ties by value) until at most `max`
+    /// are left; returns how many were dropped.
+    fn cap_values(&mut self, max: usize) -> u64 {
+        let mut dropped = 0;
+        while self.values.len() > max {
+            let oldest = self
+                .values
+                .iter()
+                .min_by_key(|(v, s)| (**s, *v))
+                .map(|(v, _)| v.clone());
+            let Some(oldest) = oldest else { break };
+            self.values.remove(&oldest);
+            dropped += 1;
+        }
+        dropped
+    }
+}
+
 /// The state of one correlation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct CorrelationState {
@@ -390,6 +410,37 @@ struct CorrelationState {
     swept: Option<Timestamp>,
     #[serde(with = "pairs")]
     groups: BTreeMap<Vec<String>, Group>,
+}
+
+impl CorrelationState {
+    /// Moves the watermark to a match at `ts`; returns it, or `None` when the match is
+    /// late (older than the watermark minus `span`).
+    fn admit(&mut self, ts: Timestamp, span: SignedDuration) -> Option<Timestamp> {
+        let watermark = self.watermark.map_or(ts, |w| w.max(ts));
+        self.watermark = Some(watermark);
+        (ts >= watermark - span).then_some(watermark)
+    }
+
+    /// Makes room for the group `key` when the correlation already holds `max_groups`
+    /// others: evicts the group that would go first anyway, the one with the earliest
+    /// `expires_from` (what its expiry counts from), ties by group key. Returns whether
+    /// one was evicted.
+    fn make_room(
+        &mut self,
+        key: &[String],
+        max_groups: usize,
+        expires_from: impl Fn(&Group) -> Option<Timestamp>,
+    ) -> bool {
+        if self.groups.contains_key(key) || self.groups.len() < max_groups {
+            return false;
+        }
+        let oldest = self
+            .groups
+            .iter()
+            .min_by_key(|(k, g)| (expires_from(g), *k))
+            .map(|(k, _)| k.clone());
+        oldest.is_some_and(|oldest| self.groups.remove(&oldest).is_some())
+    }
 }
 
 /// The serializable state of a [`Correlator`].
@@ -574,6 +625,27 @@ impl Correlator {
         hits
     }
 
+    /// The match's group key and, if `with_value`, its value fields; `None` (counted in
+    /// [`CorrelatorStats::missing_field`]) when the event lacks one of them.
+    fn key_and_value(
+        &mut self,
+        idx: usize,
+        rule_idx: usize,
+        event: &(impl Fields + ?Sized),
+        with_value: bool,
+    ) -> Option<(Vec<String>, Option<Vec<String>>)> {
+        let found = field_values(event, &self.group_paths[idx][rule_idx]).and_then(|key| {
+            if !with_value {
+                return Some((key, None));
+            }
+            field_values(event, &self.value_paths[idx][rule_idx]).map(|value| (key, Some(value)))
+        });
+        if found.is_none() {
+            self.stats.missing_field += 1;
+        }
+        found
+    }
+
     fn observe_one(
         &mut self,
         idx: usize,
@@ -585,28 +657,17 @@ impl Correlator {
         if !self.correlations[idx].bounds.is_empty() {
             return self.observe_bounded(idx, rule_idx, event, ts);
         }
-        let corr = &self.correlations[idx];
-        let Some(key) = field_values(event, &self.group_paths[idx][rule_idx]) else {
-            self.stats.missing_field += 1;
+        let with_value = self.correlations[idx].kind == CorrelationKind::ValueCount;
+        let Some((key, value)) = self.key_and_value(idx, rule_idx, event, with_value) else {
             return Vec::new();
         };
-        let value = if corr.kind == CorrelationKind::ValueCount {
-            let Some(value) = field_values(event, &self.value_paths[idx][rule_idx]) else {
-                self.stats.missing_field += 1;
-                return Vec::new();
-            };
-            Some(value)
-        } else {
-            None
-        };
+        let corr = &self.correlations[idx];
         let span = corr.timespan;
         let state = &mut self.state[idx];
-        let watermark = state.watermark.map_or(ts, |w| w.max(ts));
-        state.watermark = Some(watermark);
-        if ts < watermark - span {
+        let Some(watermark) = state.admit(ts, span) else {
             self.stats.late += 1;
             return Vec::new();
-        }
+        };
         // Sweep expired groups once per timespan of progress.
         if state.swept.is_none_or(|s| watermark - span >= s) {
             state.swept = Some(watermark);
@@ -615,16 +676,9 @@ impl Correlator {
                 .groups
                 .retain(|_, g| g.last.is_some_and(|last| last >= horizon));
         }
-        if !state.groups.contains_key(&key) && state.groups.len() >= self.limits.max_groups {
-            let oldest = state
-                .groups
-                .iter()
-                .min_by_key(|(k, g)| (g.last, *k))
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                state.groups.remove(&oldest);
-                self.stats.evicted_groups += 1;
-            }
+        // Sliding windows: a group lives until its last match is older than the timespan.
+        if state.make_room(&key, self.limits.max_groups, |g| g.last) {
+            self.stats.evicted_groups += 1;
         }
         let group = state.groups.entry(key.clone()).or_default();
         self.seq += 1;
@@ -639,17 +693,7 @@ impl Correlator {
                 let entry = group.values.entry(value).or_insert(stamp);
                 *entry = (*entry).max(stamp);
                 group.values.retain(|_, s| s.0 >= horizon);
-                while group.values.len() > max_entries {
-                    let oldest = group
-                        .values
-                        .iter()
-                        .min_by_key(|(v, s)| (**s, *v))
-                        .map(|(v, _)| v.clone());
-                    if let Some(oldest) = oldest {
-                        group.values.remove(&oldest);
-                        self.stats.dropped_entries += 1;
-                    }
-                }
+                self.stats.dropped_entries += group.cap_values(max_entries);
                 let first = group.values.values().map(|s| s.0).min();
                 (group.values.len() as u64, first)
             }
@@ -718,20 +762,12 @@ impl Correlator {
         event: &(impl Fields + ?Sized),
         ts: Timestamp,
     ) -> Vec<CorrelationHit> {
-        let corr = &self.correlations[idx];
-        let Some(key) = field_values(event, &self.group_paths[idx][rule_idx]) else {
-            self.stats.missing_field += 1;
+        let kind = self.correlations[idx].kind;
+        let with_value = kind == CorrelationKind::ValueCount || kind.is_numeric();
+        let Some((key, value)) = self.key_and_value(idx, rule_idx, event, with_value) else {
             return Vec::new();
         };
-        let value = if corr.kind == CorrelationKind::ValueCount || corr.kind.is_numeric() {
-            let Some(value) = field_values(event, &self.value_paths[idx][rule_idx]) else {
-                self.stats.missing_field += 1;
-                return Vec::new();
-            };
-            Some(value)
-        } else {
-            None
-        };
+        let corr = &self.correlations[idx];
         let number = match &value {
             Some(value) if corr.kind.is_numeric() => {
                 match value.first().and_then(|v| v.trim().parse::<f64>().ok()) {
@@ -746,24 +782,16 @@ impl Correlator {
         };
         let span = corr.timespan;
         let state = &mut self.state[idx];
-        let watermark = state.watermark.map_or(ts, |w| w.max(ts));
-        state.watermark = Some(watermark);
-        if ts < watermark - span {
+        let Some(watermark) = state.admit(ts, span) else {
             self.stats.late += 1;
             return Vec::new();
-        }
+        };
         // Decide every window that ended before the watermark.
         let hits = decide_windows(corr, state, watermark, &mut self.stats);
-        if !state.groups.contains_key(&key) && state.groups.len() >= self.limits.max_groups {
-            let oldest = state
-                .groups
-                .iter()
-                .min_by_key(|(k, g)| (g.opened, *k))
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                state.groups.remove(&oldest);
-                self.stats.evicted_groups += 1;
-            }
+        // Fixed windows: a group lives until the timespan from its window's opening has
+        // passed, however recent its last match.
+        if state.make_room(&key, self.limits.max_groups, |g| g.opened) {
+            self.stats.evicted_groups += 1;
         }
         let group = state.groups.entry(key).or_default();
         self.seq += 1;
@@ -787,18 +815,8 @@ impl Correlator {
                 let entry = group.values.entry(value.unwrap_or_default());
                 let stamp = (ts, self.seq);
                 entry.and_modify(|s| *s = (*s).max(stamp)).or_insert(stamp);
-                if group.values.len() > self.limits.max_entries.max(1) {
-                    // The count can no longer be exact: keep the newest values.
-                    let oldest = group
-                        .values
-                        .iter()
-                        .min_by_key(|(v, s)| (**s, *v))
-                        .map(|(v, _)| v.clone());
-                    if let Some(oldest) = oldest {
-                        group.values.remove(&oldest);
-                        self.stats.dropped_entries += 1;
-                    }
-                }
+                // The count can no longer be exact: keep the newest values.
+                self.stats.dropped_entries += group.cap_values(self.limits.max_entries.max(1));
             }
             _ => {
                 // Temporal: which rules matched in the window.

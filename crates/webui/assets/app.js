@@ -332,9 +332,14 @@
   }
 
   async function signOut() {
-    try { await api("DELETE", "/api/v1/session"); } catch (_) { /* the session may be gone already */ }
+    let answer = null;
+    try { answer = await api("DELETE", "/api/v1/session"); } catch (_) { /* the session may be gone already */ }
     state.user = null;
     state.csrf = null;
+    // A session from the OpenID Provider: sign out there too; it sends the browser
+    // back to the sign-in page.
+    const logout = answer && answer.logout_url;
+    if (typeof logout === "string" && /^https?:\/\//i.test(logout)) { location.assign(logout); return; }
     navigate("/ui/signin");
   }
 
@@ -905,13 +910,13 @@
   async function loadDashboard(kpis, cards) {
     const day = new Date(Date.now() - 86400 * 1000).toISOString();
     const week = new Date(Date.now() - 7 * 86400 * 1000).toISOString();
-    const hour = new Date(Date.now() - 3600 * 1000).toISOString();
+    const statsAnswer = api("GET", "/api/v1/stats");
     const terms = (name, field, size) => ({ type: "terms", name, field, size: size || 8 });
     const fail = (key) => (err) => { if (cards[key]) cards[key].replaceChildren(errorBox(err.message)); };
     const search = (body) => api("POST", "/api/v1/search", Object.assign({ limit: 0 }, body));
     try {
       const [stats, all, events, open] = await Promise.all([
-        api("GET", "/api/v1/stats"),
+        statsAnswer,
         search({ q: "*" }),
         search({ q: "*", from: day, aggregations: [{ type: "date_histogram", name: "rate", interval_secs: 3600 }, terms("sources", "input.type"), terms("hosts", "host.name"), terms("users", "user.name")] }),
         api("GET", "/api/v1/alerts?status=new,acknowledged&limit=0&from=" + encodeURIComponent(new Date(Date.now() - 30 * 86400 * 1000).toISOString())),
@@ -946,16 +951,23 @@
           h("span", { class: "level-name" }, levelBadge(level)), h("span", { class: "level-track" }, bar), h("span", { class: "toplist-count" }, fmtNumber(n)));
       })));
     }).catch(fail("dash.levels"));
-    Promise.all([
-      search({ q: "log.parse_error:*", from: day }),
-      search({ q: "*", from: week, aggregations: [terms("hosts", "host.name", 50)] }),
-      search({ q: "*", from: hour, aggregations: [terms("hosts", "host.name", 200)] }),
-    ]).then(([failed, weekHosts, hourHosts]) => {
+    // Hosts heard from this week (or twice the threshold, if longer) but not within
+    // `[ingest_health] silent_after`.
+    statsAnswer.then((stats) => {
+      const silentAfter = stats.ingest_silent_after_secs || 3600;
+      const known = new Date(Date.now() - Math.max(7 * 86400, 2 * silentAfter) * 1000).toISOString();
+      return Promise.all([
+        search({ q: "log.parse_error:*", from: day }),
+        search({ q: "*", from: known, aggregations: [terms("hosts", "host.name", 50)] }),
+        search({ q: "*", from: new Date(Date.now() - silentAfter * 1000).toISOString(), aggregations: [terms("hosts", "host.name", 200)] }),
+        silentAfter,
+      ]);
+    }).then(([failed, weekHosts, hourHosts, silentAfter]) => {
       const recent = new Set(((hourHosts.aggregations.hosts || {}).buckets || []).map((b) => b.key));
       const silent = ((weekHosts.aggregations.hosts || {}).buckets || []).map((b) => b.key).filter((k) => !recent.has(k));
       cards["dash.health"].replaceChildren(
         h("div", { class: "health-row" }, h("span", null, t("dash.parsefail")), h("strong", { class: failed.total ? "warn" : "" }, fmtNumber(failed.total))),
-        h("div", { class: "health-row" }, h("span", null, t("dash.silent")), h("strong", { class: silent.length ? "warn" : "" }, fmtNumber(silent.length))),
+        h("div", { class: "health-row" }, h("span", { "data-testid": "silent-hosts-label" }, t("dash.silent", { duration: fmtDuration(silentAfter) })), h("strong", { class: silent.length ? "warn" : "" }, fmtNumber(silent.length))),
         silent.length ? h("ul", { class: "silent" }, silent.slice(0, 10).map((host) => h("li", { class: "mono" }, display(host)))) : h("div", { class: "muted small" }, t("dash.allgood")));
     }).catch(fail("dash.health"));
   }
@@ -1147,20 +1159,25 @@
       try {
         const answer = await api("GET", "/api/v1/users");
         list.replaceChildren(h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "users-table" },
-          h("thead", null, h("tr", null, [t("users.name"), t("users.role"), t("users.state"), t("users.created"), t("common.actions")].map((c) => h("th", null, c)))),
+          h("thead", null, h("tr", null, [t("users.name"), t("users.role"), t("users.signin"), t("users.state"), t("users.created"), t("common.actions")].map((c) => h("th", null, c)))),
           h("tbody", null, answer.users.map((user) => {
             const self = user.name === state.user.name;
             const reset = h("input", { type: "password", class: "short", minlength: 12, autocomplete: "new-password", placeholder: t("users.newpassword", { name: user.name }), "aria-label": t("users.newpassword", { name: user.name }) });
             const locked = user.locked_until && user.locked_until * 1000 > Date.now();
-            return h("tr", null,
+            // Users created at their first OpenID Connect sign-in have no password.
+            const hasPassword = user.password !== false;
+            const signInWays = [hasPassword ? t("users.viapassword") : null, user.oidc_issuer ? t("users.viaoidc", { issuer: user.oidc_issuer }) : null].filter(Boolean);
+            return h("tr", { "data-testid": "user-row" },
               h("td", null, user.name),
               h("td", null, self ? t("role." + user.role) : h("select", { onchange: (e) => act(() => api("POST", "/api/v1/users/" + encodeURIComponent(user.name), { role: e.target.value })) },
                 ["viewer", "analyst", "admin"].map((r) => h("option", { value: r, selected: r === user.role }, t("role." + r))))),
+              h("td", { "data-testid": "user-signin" }, signInWays.join(" · ")),
               h("td", null, user.disabled ? h("span", { class: "badge status-closed_false_positive" }, t("users.disabled")) : locked ? h("span", { class: "badge level-high" }, t("users.locked", { time: fmtTime(user.locked_until) })) : h("span", { class: "badge status-acknowledged" }, t("users.active"))),
               h("td", null, fmtTime(user.created)),
               h("td", null, h("span", { class: "inline" },
                 self ? null : h("button", { class: "btn", onclick: () => act(() => api("POST", "/api/v1/users/" + encodeURIComponent(user.name), { disabled: !user.disabled })) }, user.disabled ? t("users.enable") : t("users.disable")),
-                h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); act(() => api("POST", "/api/v1/users/" + encodeURIComponent(user.name), { password: reset.value })); } }, reset, h("button", { class: "btn", type: "submit" }, t("users.reset"))))));
+                hasPassword ? h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); act(() => api("POST", "/api/v1/users/" + encodeURIComponent(user.name), { password: reset.value })); } }, reset, h("button", { class: "btn", type: "submit" }, t("users.reset"))) :
+                  h("span", { class: "muted small", "data-testid": "user-no-password" }, t("users.nopassword")))));
           })))));
       } catch (err) { list.replaceChildren(errorBox(err.message)); }
     };

@@ -85,6 +85,8 @@ async function main() {
     await page.waitForTimeout(300);
     observed.dashboardEvents = await page.textContent("[data-testid=kpi-events] .kpi-value");
     await page.waitForSelector("[data-testid=source-health-table]");
+    await page.waitForSelector("[data-testid=silent-hosts-label]");
+    observed.silentHostsLabel = await page.textContent("[data-testid=silent-hosts-label]");
     observed.sourceHealthRows = await page.$$eval("[data-testid=source-health-row] td:first-child", (cells) => cells.map((c) => c.textContent));
     await page.locator("[data-testid=card-dash\\.sourcehealth]").screenshot({ path: join(SHOTS, "03b-ingest-health.png") });
     await shot(page, "03-dashboard");

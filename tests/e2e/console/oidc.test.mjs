@@ -1,9 +1,12 @@
 // OpenID Connect sign-in in the browser: the sign-in page's "Sign in with …" button (English
 // and Italian), the provider's own login form, back to the console signed in; an unmapped
-// user comes back to the sign-in page with the reason, in Italian.
+// user comes back to the sign-in page with the reason, in Italian. Signing out goes through
+// the provider's sign-out page and back to the sign-in page; the provider then asks for a
+// login again. An admin from the provider sees on the Users page who signs in how, and no
+// password reset for provider-only users (English and Italian).
 // Called by tests/e2e/test_oidc.py.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({provider: display name,
-// user: a mapped account, unmapped: an account without role}).
+// user: a mapped account, unmapped: an account without role, admin: an admin account}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -28,6 +31,31 @@ async function throughProvider(page, login) {
   }
 }
 
+// Signs `login` (an admin at the provider) in, opens the Users page, returns its rows.
+async function usersPage(browser, locale, login) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale });
+  const page = await context.newPage();
+  await page.goto(BASE + "/ui/");
+  await page.click("[data-testid=signin-sso]");
+  await throughProvider(page, login);
+  // The language is the user's, saved at their first sign-in: choose it.
+  await page.waitForSelector("[data-testid=language]");
+  await page.selectOption("[data-testid=language]", locale.slice(0, 2));
+  await page.waitForSelector("[data-nav=users]");
+  await page.click("[data-nav=users]");
+  await page.waitForSelector("[data-testid=user-row]");
+  const header = await page.$$eval("[data-testid=users-table] th", (cells) => cells.map((c) => c.textContent));
+  const rows = await page.$$eval("[data-testid=user-row]", (rows) => rows.map((row) => ({
+    name: row.cells[0].textContent,
+    signIn: row.querySelector("[data-testid=user-signin]").textContent,
+    resetOffered: !!row.querySelector("input[type=password]"),
+    note: (row.querySelector("[data-testid=user-no-password]") || { textContent: null }).textContent,
+  })));
+  await page.screenshot({ path: join(SHOTS, `oidc-04-users-${locale}.png`) });
+  await context.close();
+  return { header, rows };
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -47,6 +75,15 @@ async function main() {
     observed.whoami = (await page.textContent("[data-testid=whoami]")).trim();
     observed.landedOn = new URL(page.url()).pathname;
     await page.screenshot({ path: join(SHOTS, "oidc-02-signed-in.png") });
+    await page.click("[data-testid=signout]");
+    await page.waitForSelector("button[name=logout][value=yes]");
+    observed.providerSignOutHost = new URL(page.url()).host;
+    await page.click("button[name=logout][value=yes]");
+    await page.waitForSelector("[data-testid=signin-sso]");
+    observed.afterSignOut = new URL(page.url()).pathname;
+    await page.click("[data-testid=signin-sso]");
+    await page.waitForSelector("input[name=login]");
+    observed.loginAskedAgain = true;
     await english.close();
 
     const italian = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "it-IT" });
@@ -62,6 +99,11 @@ async function main() {
     observed.unmappedUrl = itPage.url();
     await itPage.screenshot({ path: join(SHOTS, "oidc-03-unmapped-it.png") });
     await italian.close();
+
+    if (CONFIG.admin) {
+      observed.usersEn = await usersPage(browser, "en-GB", CONFIG.admin);
+      observed.usersIt = await usersPage(browser, "it-IT", CONFIG.admin);
+    }
   } finally {
     await browser.close();
   }

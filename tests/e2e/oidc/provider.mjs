@@ -3,7 +3,8 @@
 //   node provider.mjs PORT REDIRECT_URI CLIENT_SECRET
 //
 // Serves http://127.0.0.1:PORT (https:// with env TLS_CERT and TLS_KEY, PEM files): discovery,
-// JWKS, authorization with the library's own development login form, token, userinfo; two
+// JWKS, authorization with the library's own development login form, token, userinfo,
+// RP-initiated logout (back to the console's sign-in page, next to the callback); two
 // confidential clients, `sentinella` (ID tokens signed RS256) and `sentinella-es256` (ES256),
 // and a few accounts whose `groups` claim Sentinella maps to roles. Prints `ready ISSUER`
 // once listening. Any password is accepted by the development login form: the provider's
@@ -39,6 +40,7 @@ const signingKeys = [
 const client = {
   client_secret: clientSecret,
   redirect_uris: [redirectUri],
+  post_logout_redirect_uris: [redirectUri.replace(/\/api\/v1\/session\/oidc\/callback$/, "/ui/signin")],
   response_types: ["code"],
   grant_types: ["authorization_code"],
   token_endpoint_auth_method: "client_secret_basic",

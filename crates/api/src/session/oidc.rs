@@ -105,6 +105,24 @@ async fn off_thread<T: Send + 'static>(
         .unwrap_or_else(|err| Err(OidcError::Transport(err.to_string())))
 }
 
+/// The provider's sign-out address for a session opened with `id_token`, if it offers
+/// one; a provider that cannot be reached costs only its own sign-out (logged).
+pub(crate) async fn provider_sign_out(
+    service: OidcSignInService,
+    id_token: String,
+) -> Option<String> {
+    let url = off_thread(move || {
+        service
+            .relying_party
+            .sign_out_url(service.transport.as_ref(), &id_token, now())
+    })
+    .await;
+    url.unwrap_or_else(|error| {
+        tracing::warn!(%error, "openid connect provider sign-out unavailable");
+        None
+    })
+}
+
 /// `GET /api/v1/session/oidc/start`.
 pub(crate) async fn start(
     service: Option<Extension<OidcSignInService>>,

@@ -896,6 +896,7 @@ fn with_oidc(f: &Fixture, reachable: bool) -> axum::Router {
         auto_provision: false,
         link_local_users: false,
         acr_values: Vec::new(),
+        provider_sign_out: true,
     };
     f.app
         .clone()

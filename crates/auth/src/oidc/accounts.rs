@@ -28,7 +28,7 @@ pub enum OidcSignIn {
 
 /// Password hash of users created through OpenID Connect: not a PHC string, so no
 /// password ever verifies against it.
-const NO_PASSWORD: &str = "!oidc";
+pub(crate) const NO_PASSWORD: &str = "!oidc";
 
 /// `detail` with one more field.
 fn with(detail: &serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
@@ -168,7 +168,8 @@ impl AuthStore {
                 Ok(OidcSignIn::Refused(reason))
             }
             Ok(record) => {
-                let session = self.open_session(&txn, record.info(), now)?;
+                let session =
+                    self.open_session(&txn, record.info(), identity.id_token.clone(), now)?;
                 append_audit(&txn, now, name, "sign_in", Some(name), via)?;
                 txn.commit()?;
                 Ok(OidcSignIn::Session(session))

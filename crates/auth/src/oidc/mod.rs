@@ -28,8 +28,8 @@ use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use crate::Role;
-pub(crate) use accounts::ExternalIdentity;
 pub use accounts::OidcSignIn;
+pub(crate) use accounts::{ExternalIdentity, NO_PASSWORD};
 pub use token::{Expected, KeySet};
 
 /// How long a started sign-in may take to come back, seconds.
@@ -44,6 +44,8 @@ pub const METADATA_TTL_SECS: i64 = 24 * 3600;
 /// The JWK set is refetched for an unknown `kid` at most this often, seconds, so tokens
 /// naming made-up keys cannot make us hammer the provider.
 pub const JWKS_REFETCH_MIN_SECS: i64 = 30;
+/// The callback route's path, which the configured `redirect_uri` ends with.
+const CALLBACK_PATH: &str = "/api/v1/session/oidc/callback";
 
 /// Everything that can go wrong in an OpenID Connect sign-in. [`OidcError::reason`] gives
 /// a short stable code for the audit log and the console.
@@ -128,6 +130,9 @@ pub struct OidcSettings {
     /// Authentication context classes requested (`acr_values`, e.g. SPID levels
     /// `https://www.spid.gov.it/SpidL2`); when set, the ID token's `acr` must be one.
     pub acr_values: Vec<String>,
+    /// Signing out of a session opened through the provider also signs out at the
+    /// provider, when its discovery document has an `end_session_endpoint`.
+    pub provider_sign_out: bool,
 }
 
 impl OidcSettings {
@@ -200,13 +205,25 @@ pub struct ProviderMetadata {
     /// PKCE methods; when listed, `S256` must be among them.
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), when offered. One we
+    /// may not send an ID token to (plain `http` off loopback) is dropped: sign-out then
+    /// stays local, sign-in is unaffected.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 impl ProviderMetadata {
     /// Parses and checks a discovery document for `issuer`.
     pub fn parse(json: &[u8], issuer: &str) -> Result<ProviderMetadata, OidcError> {
-        let metadata: ProviderMetadata = serde_json::from_slice(json)
+        let mut metadata: ProviderMetadata = serde_json::from_slice(json)
             .map_err(|err| OidcError::Provider(format!("discovery document: {err}")))?;
+        if metadata
+            .end_session_endpoint
+            .as_deref()
+            .is_some_and(|endpoint| secure_url(endpoint).is_err())
+        {
+            metadata.end_session_endpoint = None;
+        }
         if metadata.issuer != issuer {
             return Err(OidcError::Provider(format!(
                 "discovery document names issuer `{}`, expected `{issuer}`",
@@ -310,6 +327,9 @@ pub struct Identity {
     pub auto_provision: bool,
     /// Bind an existing password user on first sign-in.
     pub link_local_users: bool,
+    /// The ID token the claims came from (kept with the session as the provider
+    /// sign-out's `id_token_hint`); `None` when the claims did not come from a sign-in.
+    pub id_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -526,7 +546,9 @@ impl RelyingParty {
         {
             self.merge_userinfo(transport, endpoint, access_token, &mut claims)?;
         }
-        self.identity(&claims)
+        let mut identity = self.identity(&claims)?;
+        identity.id_token = Some(id_token);
+        Ok(identity)
     }
 
     /// Maps verified claims to an identity (public for tests and other flows).
@@ -547,6 +569,7 @@ impl RelyingParty {
             role_values,
             auto_provision: settings.auto_provision,
             link_local_users: settings.link_local_users,
+            id_token: None,
         })
     }
 
@@ -584,6 +607,47 @@ impl RelyingParty {
     }
 
     /// The token request (OIDC Core §3.1.3.1); returns the ID token and access token.
+    /// Where the provider sends the browser after signing out: the console's sign-in
+    /// page, next to the callback (`…/api/v1/session/oidc/callback` → `…/ui/signin`).
+    pub fn post_logout_redirect_uri(&self) -> String {
+        let callback = &self.settings.redirect_uri;
+        let base = callback
+            .split_once('?')
+            .map_or(callback.as_str(), |(path, _)| path);
+        match base.strip_suffix(CALLBACK_PATH) {
+            Some(prefix) => format!("{prefix}/ui/signin"),
+            None => url::Url::parse(base)
+                .map(|url| format!("{}/ui/signin", url.origin().ascii_serialization()))
+                .unwrap_or_else(|_| "/ui/signin".to_owned()),
+        }
+    }
+
+    /// The provider's sign-out address for a session opened with `id_token`
+    /// (RP-Initiated Logout 1.0 §2: `id_token_hint`, `client_id`,
+    /// `post_logout_redirect_uri`); `None` when [`OidcSettings::provider_sign_out`] is off
+    /// or the provider has no `end_session_endpoint`.
+    pub fn sign_out_url(
+        &self,
+        transport: &dyn Transport,
+        id_token: &str,
+        now: i64,
+    ) -> Result<Option<String>, OidcError> {
+        if !self.settings.provider_sign_out {
+            return Ok(None);
+        }
+        let metadata = self.metadata(transport, now)?;
+        let Some(endpoint) = metadata.end_session_endpoint else {
+            return Ok(None);
+        };
+        let mut url = url::Url::parse(&endpoint)
+            .map_err(|err| OidcError::Provider(format!("end_session_endpoint: {err}")))?;
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", id_token)
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("post_logout_redirect_uri", &self.post_logout_redirect_uri());
+        Ok(Some(url.into()))
+    }
+
     fn exchange(
         &self,
         transport: &dyn Transport,

@@ -140,6 +140,7 @@ impl Transport for FakeProvider {
                     "jwks_uri": "https://sso.example.it/certs",
                     "userinfo_endpoint": "https://sso.example.it/userinfo",
                     "code_challenge_methods_supported": ["plain", "S256"],
+                    "end_session_endpoint": "https://sso.example.it/logout?ui=it",
                 }),
             ),
             "https://sso.example.it/certs" => {
@@ -217,6 +218,7 @@ fn settings() -> OidcSettings {
         auto_provision: true,
         link_local_users: false,
         acr_values: Vec::new(),
+        provider_sign_out: true,
     }
 }
 
@@ -623,6 +625,21 @@ fn discovery_and_configuration_are_checked() {
         ProviderMetadata::parse(metadata("http://127.0.0.1:9/auth").as_bytes(), ISSUER).is_ok()
     );
     assert!(ProviderMetadata::parse(b"{", ISSUER).is_err());
+    // An end_session_endpoint we may not send an ID token to is dropped, not fatal.
+    let with_logout = |endpoint: &str| {
+        let mut document: Value =
+            serde_json::from_str(&metadata("https://sso.example.it/auth")).unwrap();
+        document["end_session_endpoint"] = json!(endpoint);
+        ProviderMetadata::parse(document.to_string().as_bytes(), ISSUER)
+            .unwrap()
+            .end_session_endpoint
+    };
+    assert_eq!(with_logout("http://sso.example.it/logout"), None);
+    assert_eq!(with_logout("javascript:alert(1)"), None);
+    assert_eq!(
+        with_logout("https://sso.example.it/logout").as_deref(),
+        Some("https://sso.example.it/logout")
+    );
     assert!(secure_url("http://[::1]:8080/").is_ok());
     assert!(secure_url("http://localhost/").is_ok());
     assert!(secure_url("http://10.0.0.1/").is_err());
@@ -680,6 +697,7 @@ fn identity(name: &str, subject: &str, role: Option<Role>) -> Identity {
         role_values: vec!["soc-analysts".to_owned()],
         auto_provision: true,
         link_local_users: false,
+        id_token: None,
     }
 }
 
@@ -692,6 +710,66 @@ fn audit_actions(store: &AuthStore) -> Vec<(String, Value)> {
 }
 
 #[test]
+fn signing_out_of_an_oidc_session_signs_out_at_the_provider() {
+    let provider = FakeProvider::new(es256_key("ec-1"));
+    let rp = RelyingParty::new(settings()).unwrap();
+    let identity = sign_in(&rp, &provider, user_claims()).unwrap();
+    let id_token = identity.id_token.clone().unwrap();
+    assert_eq!(id_token.split('.').count(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuthStore::open_in(dir.path()).unwrap();
+    let OidcSignIn::Session(session) = store.sign_in_oidc(&identity, "192.0.2.1", NOW).unwrap()
+    else {
+        panic!("refused")
+    };
+    // Signing out hands back the session's ID token, once.
+    assert_eq!(
+        store.sign_out(&session.id, NOW + 1).unwrap(),
+        Some(id_token.clone())
+    );
+    assert_eq!(store.sign_out(&session.id, NOW + 2).unwrap(), None);
+    let url = rp
+        .sign_out_url(&provider, &id_token, NOW + 2)
+        .unwrap()
+        .unwrap();
+    let url = url::Url::parse(&url).unwrap();
+    assert_eq!(url.path(), "/logout");
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["ui"], "it");
+    assert_eq!(query["id_token_hint"], id_token);
+    assert_eq!(query["client_id"], CLIENT);
+    assert_eq!(
+        query["post_logout_redirect_uri"],
+        "https://soc.example.it/ui/signin"
+    );
+    // Switched off in the configuration: Sentinella's session only.
+    let off = RelyingParty::new(OidcSettings {
+        provider_sign_out: false,
+        ..settings()
+    })
+    .unwrap();
+    assert_eq!(off.sign_out_url(&provider, &id_token, NOW).unwrap(), None);
+    // A redirect URI behind a path prefix keeps the prefix.
+    let prefixed = RelyingParty::new(OidcSettings {
+        redirect_uri: "https://gw.example.it/soc/api/v1/session/oidc/callback".to_owned(),
+        ..settings()
+    })
+    .unwrap();
+    assert_eq!(
+        prefixed.post_logout_redirect_uri(),
+        "https://gw.example.it/soc/ui/signin"
+    );
+    // Password sessions carry no ID token.
+    store
+        .add_user("dario", Role::Viewer, "dario password 2026", "admin", NOW)
+        .unwrap();
+    let password = store
+        .sign_in("dario", "dario password 2026", "192.0.2.1", NOW)
+        .unwrap();
+    assert_eq!(store.sign_out(&password.id, NOW + 1).unwrap(), None);
+}
+
+#[test]
 fn provisioning_role_sync_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let store = AuthStore::open_in(dir.path()).unwrap();
@@ -700,6 +778,10 @@ fn provisioning_role_sync_and_refusals() {
         panic!("refused")
     };
     assert_eq!(session.user.role, Role::Analyst);
+    // Shown to admins as bound to the provider, without a password.
+    let listed = store.user("carla").unwrap();
+    assert!(!listed.password);
+    assert_eq!(listed.oidc_issuer.as_deref(), Some(ISSUER));
     let principal = store.session(&session.id, NOW + 1).unwrap().unwrap();
     assert_eq!(principal.role, Role::Analyst);
     // No password works for a provisioned user.
@@ -770,6 +852,8 @@ fn local_users_are_linked_only_when_allowed() {
     store
         .add_user("vera", Role::Viewer, "correct horse battery", "admin", NOW)
         .unwrap();
+    let local = store.user("vera").unwrap();
+    assert!(local.password && local.oidc_issuer.is_none());
     let vera = identity("vera", "f:9", Some(Role::Analyst));
     assert!(matches!(
         store.sign_in_oidc(&vera, "192.0.2.1", NOW).unwrap(),
@@ -796,6 +880,9 @@ fn local_users_are_linked_only_when_allowed() {
     store
         .sign_in("vera", "correct horse battery", "192.0.2.1", NOW + 3)
         .unwrap();
+    let linked = store.user("vera").unwrap();
+    assert!(linked.password);
+    assert_eq!(linked.oidc_issuer.as_deref(), Some(ISSUER));
     assert!(
         audit_actions(&store)
             .iter()

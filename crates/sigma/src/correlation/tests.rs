@@ -308,6 +308,66 @@ fn groups_are_capped_evicting_the_oldest() {
 }
 
 #[test]
+fn eviction_order_follows_what_expires_first() {
+    let limits = Limits {
+        max_groups: 2,
+        max_entries: 10,
+    };
+    // u1 opens first but matches last; u2 matches once in between; u3 needs room.
+    let matches = [(0, "u1"), (1, "u2"), (2, "u1"), (3, "u3")];
+
+    // Sliding windows: u2's last match (1 s) is the oldest, so u2 goes and u1 keeps its two.
+    let mut sliding = correlator_with(EVENT_COUNT, limits);
+    for (secs, user) in matches {
+        assert_eq!(hits(&mut sliding, "a", json!({"User": user}), secs), 0);
+    }
+    assert_eq!(sliding.stats().evicted_groups, 1);
+    assert_eq!(hits(&mut sliding, "a", json!({"User": "u1"}), 4), 1);
+
+    // Fixed windows (upper bounds): u1's window opened first and closes first, so u1 goes
+    // although its last match is newer than u2's.
+    let mut fixed = correlator_with(&EVENT_COUNT.replace("{gte: 3}", "{lt: 3}"), limits);
+    for (secs, user) in matches {
+        assert_eq!(hits(&mut fixed, "a", json!({"User": user}), secs), 0);
+    }
+    assert_eq!(fixed.stats().evicted_groups, 1);
+    let decided: Vec<(String, u64)> = fixed
+        .advance(t(1000))
+        .into_iter()
+        .map(|h| (h.group[0].1.clone(), h.count))
+        .collect();
+    assert_eq!(decided, [("u2".to_owned(), 1), ("u3".to_owned(), 1)]);
+}
+
+#[test]
+fn distinct_values_are_capped_dropping_the_least_recently_seen() {
+    let limits = Limits {
+        max_groups: 10,
+        max_entries: 2,
+    };
+    // u1 is seen again after u2: when u3 needs room, u2 is the one dropped.
+    let matches = [(0, "u1"), (1, "u2"), (2, "u1"), (3, "u3")];
+    let never = VALUE_COUNT.replace("{gt: 2,", "{gt: 3,");
+    let few = VALUE_COUNT.replace("{gt: 2,", "{lt: 3,");
+    for yaml in [never, few] {
+        let mut c = correlator_with(&yaml, limits);
+        for (secs, user) in matches {
+            assert_eq!(
+                hits(&mut c, "a", json!({"Ip": "10.0.0.1", "User": user}), secs),
+                0
+            );
+        }
+        assert_eq!(c.stats().dropped_entries, 1, "{yaml}");
+        let kept: Vec<&str> = c.state[0].groups[&vec!["10.0.0.1".to_owned()]]
+            .values
+            .keys()
+            .map(|v| v[0].as_str())
+            .collect();
+        assert_eq!(kept, ["u1", "u3"], "{yaml}");
+    }
+}
+
+#[test]
 fn entries_are_capped_and_unreachable_thresholds_warned() {
     let limits = Limits {
         max_groups: 10,
