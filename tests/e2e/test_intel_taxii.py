@@ -203,6 +203,23 @@ def test_pagination_and_filters(taxii_server):
     assert [o["id"] for o in by_id] == [first["id"]]
     assert coll.get_objects(type="malware")["objects"] == []
     assert len(coll.get_objects(version="all")["objects"]) == 4
+    # `next` is a position in the listing order, not an offset: what is added between two
+    # pages comes after them, nothing is served twice or skipped.
+    first_page = coll.get_objects(limit=2)
+    assert first_page["more"] and len(first_page["objects"]) == 2
+    status, body = taxii_server.request("POST", "/api/v1/intel/import?format=plain&source=late&tlp=green",
+                                        body=b"203.0.113.77\n", headers={"Content-Type": "text/plain"})
+    assert status == 200 and body["new"] == 1, body
+    served, page = list(first_page["objects"]), first_page
+    while page.get("more"):
+        page = coll.get_objects(limit=2, next=page["next"])
+        served += page["objects"]
+    ids = [o["id"] for o in served]
+    assert len(ids) == len(set(ids)) == 5
+    assert values(served) == sorted(visible("amber+strict") + ["203.0.113.77"])
+    assert values(served[-1:]) == ["203.0.113.77"]
+    bad = requests.get(coll.url + "objects/?next=12", auth=(user("amber+strict"), PASSWORD), timeout=10)
+    assert bad.status_code == 400
 
 
 def test_partners_write_objects_and_tlp_applies_to_them(taxii_server):

@@ -419,6 +419,59 @@ def test_unmapped_disabled_and_impostor_users_are_refused(oidc_server):
         assert reason in reasons, reasons
 
 
+def password_sign_in(server, user, password):
+    request = urllib.request.Request(server.url + "/api/v1/session", method="POST",
+                                     data=json.dumps({"user": user, "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_provider_only_users_get_a_local_password_only_by_explicit_override(oidc_server):
+    """A provider-only user has no password: resetting one through the API or
+    `sentinella user passwd` is refused (a second way in that the provider's MFA and
+    offboarding do not govern) unless the admin says so explicitly, and that is audited."""
+    server = oidc_server
+    for login in ("carla", "alice"):
+        _, _, headers = sign_in(server, login)
+        assert headers["Location"] == "/ui/"
+    before = len(audit(server))
+    status, body = server.request("POST", "/api/v1/users/carla", {"password": "carla local password"})
+    assert status == 409, body
+    assert "signs in only through the OpenID Provider" in body["error"]["message"], body
+    assert server.request("GET", "/api/v1/users/carla")[1]["user"]["password"] is False
+    assert len(audit(server)) == before, "a refusal changes nothing"
+    assert password_sign_in(server, "carla", "carla local password") == 401
+
+    # The explicit override: a local password, audited as such.
+    status, body = server.request("POST", "/api/v1/users/carla",
+                                  {"password": "carla local password", "allow_local_password": True})
+    assert status == 200 and body["user"]["password"] is True, body
+    entry = next(e for e in audit(server) if e["action"] == "password_changed")
+    assert entry["target"] == "carla" and entry["detail"] == {"local_password_for_provider_user": True}, entry
+    assert password_sign_in(server, "carla", "carla local password") == 200
+
+    # The CLI, through the running server: refused with the way out named, then allowed.
+    def passwd(*flags):
+        return subprocess.run([BIN, "user", "passwd", "alice", "--password-stdin", *flags,
+                               "--data-dir", str(server.data_dir), "--server", server.url],
+                              input="alice local password\n", capture_output=True, text=True, timeout=120)
+    refused = passwd()
+    assert refused.returncode != 0, refused.stdout
+    assert "signs in only through the OpenID Provider" in refused.stderr, refused.stderr
+    assert "--allow-local-password" in refused.stderr, refused.stderr
+    assert server.request("GET", "/api/v1/users/alice")[1]["user"]["password"] is False
+    allowed = passwd("--allow-local-password")
+    assert allowed.returncode == 0, allowed.stderr
+    assert password_sign_in(server, "alice", "alice local password") == 200
+    entry = next(e for e in audit(server) if e["action"] == "password_changed")
+    assert entry["target"] == "alice", entry
+    assert entry["detail"] == {"local_password_for_provider_user": True}, entry
+
+
 def test_console_button_and_errors_in_english_and_italian(oidc_server, tmp_path):
     """Headless Chromium (console/oidc.test.mjs): the button, the provider's form, back
     signed in; an unmapped user sees why, in Italian."""
@@ -440,16 +493,22 @@ def test_console_button_and_errors_in_english_and_italian(oidc_server, tmp_path)
     # The Users page: who signs in with a password, who through the provider; no password
     # reset offered to provider-only users.
     issuer = next(e for e in audit(oidc_server) if e["action"] == "sign_in")["detail"]["issuer"]
-    for key, header, note in (
-            ("usersEn", "Sign-in", "Signs in through the provider: no password to reset"),
-            ("usersIt", "Accesso", "Accede tramite il provider: nessuna password da reimpostare")):
+    # Provider-bound users' roles come from the claim mapping at each sign-in: said next to
+    # the role control.
+    for key, header, note, role_note in (
+            ("usersEn", "Sign-in", "Signs in through the provider: no password to reset",
+             "Set again from the provider's claims at every sign-in"),
+            ("usersIt", "Accesso", "Accede tramite il provider: nessuna password da reimpostare",
+             "Reimpostato dagli attributi del provider a ogni accesso")):
         users = observed[key]
         assert header in users["header"], users
         rows = {row["name"]: row for row in users["rows"]}
         assert rows["admin"]["signIn"] == "Password" and rows["admin"]["resetOffered"], rows
+        assert rows["admin"]["roleNote"] is None, rows
         for name in ("carla", "alice"):
             assert rows[name]["signIn"] == f"OIDC ({issuer})", rows
             assert not rows[name]["resetOffered"] and rows[name]["note"] == note, rows
+            assert rows[name]["roleNote"] == role_note, rows
 
 
 def test_without_configuration_the_routes_say_so(server):

@@ -7,6 +7,7 @@ configured `dns_timeout_ms`, not a false failure and not a hang."""
 
 import base64
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -18,7 +19,9 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, SOA, TXT, DNSLabel
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from conftest import BIN, Server, free_port
+from conftest import BIN, ROOT, Server, free_port
+
+CONSOLE = ROOT / "tests" / "e2e" / "console"
 
 DOMAIN = "ente-mittente.example"
 SELECTOR = "sel2026"
@@ -272,6 +275,21 @@ def test_dns_server_that_never_answers_gives_not_verified_timeout(tmp_path, dkim
         assert silent.questions >= 1, "the silent server was never asked"
         # The first timeout ends the message's lookups: about one timeout, not one per name.
         print(f"analysis with a silent DNS server took {elapsed:.2f} s (dns_timeout_ms = 1500)")
+
+        # The console's authentication section says why (console/phish_dns.test.mjs).
+        one_time = (server.data_dir / "initial-admin-password").read_text().strip()
+        shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
+        config = {"adminOneTime": one_time, "adminPassword": "new admin password 2026"}
+        env = dict(os.environ, SENTINELLA_URL=server.url, SCREENSHOTS=str(shots), CONSOLE_CONFIG=json.dumps(config))
+        result = subprocess.run(["node", str(CONSOLE / "phish_dns.test.mjs")], cwd=CONSOLE, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{result.stderr}\n{result.stdout}\nscreenshots: {shots}"
+        observed = json.loads(result.stdout.strip().splitlines()[-1])
+        assert observed["dialogs"] == [], observed
+        assert observed["failureEn"] == "DNS timeout the checks that needed it are not verified", observed
+        assert "DNS failure" in observed["authEn"], observed
+        assert observed["failureIt"] == "timeout DNS i controlli che ne dipendevano non sono verificati", observed
+        assert "Errore DNS" in observed["authIt"], observed
     finally:
         server.stop()
         silent.stop()

@@ -86,7 +86,9 @@ impl From<auth::AuthError> for ApiError {
             AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) => {
                 ApiError::NotFound(err.to_string())
             }
-            AuthError::UserExists(_) => ApiError::Conflict(err.to_string()),
+            AuthError::UserExists(_) | AuthError::ProviderOnly(_) => {
+                ApiError::Conflict(err.to_string())
+            }
             AuthError::Invalid(message) => ApiError::BadRequest(message),
             AuthError::Random(_) | AuthError::Storage(_) => ApiError::Internal(err.to_string()),
         }

@@ -4,6 +4,9 @@
 //! `match[id|type|version|spec_version]` filters, manifests, versions, POST of objects with
 //! status resources, and DELETE of a partner's own objects (§5.7).
 //!
+//! A page is found by one pass over the set's compact records (no indicator decoded but
+//! those served) keeping the first `limit + 1` in order; `next` is the last key served.
+//!
 //! Partners authenticate with HTTP Basic (their own credentials, checked here, not by the
 //! console's middleware, which lets `/taxii2/` through), and see only the collections they
 //! list. TLP is enforced on every read: a partner sees only objects whose TLP its clearance
@@ -21,7 +24,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use bytes::Bytes;
 use intel::export::{stix_indicator, stix_pattern_indicator};
-use intel::{ImportOptions, Tlp};
+use intel::{ImportOptions, IndicatorMeta, Position, Tlp};
 use intel_store::IntelStore;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -332,21 +335,70 @@ impl EntryKind {
     }
 }
 
+/// Where an entry's object comes from: a position in the indicator set (read under the
+/// same lock as the listing), or a pattern-only indicator's id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    Indicator(Position),
+    /// Our sightings of the indicator at this position.
+    Sighting(Position),
+    Pattern(String),
+}
+
+/// Listing order: `date_added` (microseconds), then a tie-break stable while the set
+/// lives (positions survive updates), so `next` can be a key rather than an offset: a
+/// page is found by one pass over the compact records, whatever was added meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    date_added: i64,
+    tie: u64,
+}
+
+impl Key {
+    fn of(date_added: Timestamp, origin: &Origin) -> Key {
+        let tie = match origin {
+            Origin::Indicator(at) => u64::from(at.0) << 2,
+            Origin::Sighting(at) => (u64::from(at.0) << 2) | 1,
+            // A hash of the id: patterns have no position (FNV-1a, 32 bits).
+            Origin::Pattern(id) => {
+                let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+                    (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+                });
+                (u64::from(hash) << 2) | 2
+            }
+        };
+        Key {
+            date_added: date_added.as_microsecond(),
+            tie,
+        }
+    }
+
+    fn token(self) -> String {
+        format!("{}.{}", self.date_added, self.tie)
+    }
+
+    fn parse(token: &str) -> Option<Key> {
+        let (date_added, tie) = token.split_once('.')?;
+        Some(Key {
+            date_added: date_added.parse().ok()?,
+            tie: tie.parse().ok()?,
+        })
+    }
+}
+
 /// One object version as the collection holds it. Its STIX form is built only for the
-/// page served: building it for every object of a large collection on every page cost
-/// seconds per page.
+/// page served.
 struct Entry {
     id: String,
     kind: EntryKind,
-    /// For a sighting, the indicator it is of.
-    sighting_of: Option<String>,
+    origin: Origin,
     version: Timestamp,
     date_added: Timestamp,
 }
 
 /// What a partner cleared up to `clearance` may read of `collection`, at `now`. TLP decides
 /// here, for every read path (objects, object, versions, manifest), when the entries are
-/// listed and again when their objects are built.
+/// listed (on the compact records' fields) and again when their objects are built.
 struct Reader<'a> {
     partner: &'a PartnerAccount,
     collection: &'a Collection,
@@ -359,6 +411,13 @@ impl Reader<'_> {
         (indicator.is_active(self.now) || indicator.withdrawn)
             && indicator.tlp.shareable_with(self.partner.partner.max_tlp)
             && self.collection.holds(indicator)
+    }
+
+    /// As [`Reader::reads_indicator`], on the undecoded record.
+    fn reads_meta(&self, meta: &IndicatorMeta<'_>) -> bool {
+        (meta.is_active(self.now) || meta.withdrawn)
+            && meta.tlp.shareable_with(self.partner.partner.max_tlp)
+            && self.collection.holds_meta(meta)
     }
 
     fn reads_pattern(&self, pattern: &intel::PatternIndicator) -> bool {
@@ -377,11 +436,20 @@ impl Reader<'_> {
             && self.collection.holds(indicator)
     }
 
-    fn indicator_entry(indicator: &intel::Indicator) -> Entry {
+    /// As [`Reader::reads_sighting_of`], on the undecoded record.
+    fn reads_sighting_meta(&self, meta: &IndicatorMeta<'_>) -> bool {
+        meta.sightings > 0
+            && meta.sources().any(|s| s == self.partner.partner.name)
+            && meta.is_active(self.now)
+            && meta.tlp.shareable_with(self.partner.partner.max_tlp)
+            && self.collection.holds_meta(meta)
+    }
+
+    fn indicator_entry(at: Position, indicator: &intel::Indicator) -> Entry {
         Entry {
             id: indicator.id.clone(),
             kind: EntryKind::Indicator,
-            sighting_of: None,
+            origin: Origin::Indicator(at),
             version: millis(indicator.modified),
             date_added: micros(indicator.modified),
         }
@@ -391,52 +459,103 @@ impl Reader<'_> {
         Entry {
             id: pattern.id.clone(),
             kind: EntryKind::Pattern,
-            sighting_of: None,
+            origin: Origin::Pattern(pattern.id.clone()),
             version: millis(pattern.modified),
             date_added: micros(pattern.modified),
         }
     }
 
-    fn sighting_entry(indicator: &intel::Indicator) -> Entry {
+    fn sighting_entry(at: Position, indicator: &intel::Indicator) -> Entry {
         let last = indicator.last_seen.unwrap_or(indicator.modified);
         Entry {
             id: sighting_id(indicator),
             kind: EntryKind::Sighting,
-            sighting_of: Some(indicator.id.clone()),
+            origin: Origin::Sighting(at),
             version: millis(last),
             date_added: micros(last),
         }
     }
 
-    /// Every object the partner may read, oldest first.
-    fn entries(&self, store: &IntelStore) -> Vec<Entry> {
+    /// The page of what the partner may read that `filters` select, after `after` in
+    /// listing order, and whether more follow. One pass over the compact records without
+    /// decoding them, keeping the `limit + 1` first keys (memory bounded by the page);
+    /// only the page's indicators are decoded (and read again, same lock, same rules).
+    fn page(
+        &self,
+        store: &IntelStore,
+        filters: &Filters,
+        after: Option<Key>,
+        limit: usize,
+    ) -> (Vec<Entry>, bool) {
         let set = store.set();
-        let mut entries = Vec::new();
-        for indicator in set.indicators() {
-            if self.reads_indicator(&indicator) {
-                entries.push(Self::indicator_entry(&indicator));
+        let mut first: std::collections::BinaryHeap<(Key, Origin)> =
+            std::collections::BinaryHeap::with_capacity(limit + 1);
+        let mut offer = |key: Key, origin: Origin| {
+            if after.is_some_and(|after| key <= after) {
+                return;
             }
-            if self.reads_sighting_of(&indicator) {
-                entries.push(Self::sighting_entry(&indicator));
+            if first.len() <= limit {
+                first.push((key, origin));
+            } else if first.peek().is_some_and(|(top, _)| key < *top) {
+                first.pop();
+                first.push((key, origin));
+            }
+        };
+        for meta in set.metas() {
+            if filters.kind(EntryKind::Indicator) && self.reads_meta(&meta) {
+                let origin = Origin::Indicator(meta.position);
+                let date_added = micros(meta.modified);
+                if filters.selects(date_added, millis(meta.modified), || {
+                    set.id_at(meta.position).unwrap_or_default()
+                }) {
+                    offer(Key::of(date_added, &origin), origin);
+                }
+            }
+            if filters.kind(EntryKind::Sighting) && self.reads_sighting_meta(&meta) {
+                let origin = Origin::Sighting(meta.position);
+                let last = meta.last_seen.unwrap_or(meta.modified);
+                let date_added = micros(last);
+                if filters.selects(date_added, millis(last), || {
+                    set.at(meta.position)
+                        .map(|i| sighting_id(&i))
+                        .unwrap_or_default()
+                }) {
+                    offer(Key::of(date_added, &origin), origin);
+                }
             }
         }
-        entries.extend(
-            set.patterns()
-                .filter(|p| self.reads_pattern(p))
-                .map(Self::pattern_entry),
-        );
-        sort(&mut entries);
-        entries
+        if filters.kind(EntryKind::Pattern) {
+            for pattern in set.patterns().filter(|p| self.reads_pattern(p)) {
+                let date_added = micros(pattern.modified);
+                if filters.selects(date_added, millis(pattern.modified), || pattern.id.clone()) {
+                    let origin = Origin::Pattern(pattern.id.clone());
+                    offer(Key::of(date_added, &origin), origin);
+                }
+            }
+        }
+        let mut found = first.into_sorted_vec();
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let entries = found
+            .into_iter()
+            .filter_map(|(_, origin)| match origin {
+                Origin::Indicator(at) => set.at(at).map(|i| Self::indicator_entry(at, &i)),
+                Origin::Sighting(at) => set.at(at).map(|i| Self::sighting_entry(at, &i)),
+                Origin::Pattern(id) => set.patterns().find(|p| p.id == id).map(Self::pattern_entry),
+            })
+            .collect();
+        (entries, more)
     }
 
     /// The versions of one object the partner may read (found by id, not by a scan).
     fn entries_of(&self, store: &IntelStore, object_id: &str) -> Vec<Entry> {
         let set = store.set();
         let mut entries = Vec::new();
-        if let Some(indicator) = set.get_by_id(object_id)
+        if let Some(at) = set.position_of_id(object_id)
+            && let Some(indicator) = set.at(at)
             && self.reads_indicator(&indicator)
         {
-            entries.push(Self::indicator_entry(&indicator));
+            entries.push(Self::indicator_entry(at, &indicator));
         }
         entries.extend(
             set.patterns()
@@ -444,13 +563,17 @@ impl Reader<'_> {
                 .map(Self::pattern_entry),
         );
         if object_id.starts_with("sighting--") {
+            // Only sighted indicators of this partner are decoded (sighting ids are
+            // derived from the indicator's).
             entries.extend(
-                set.indicators()
-                    .filter(|i| self.reads_sighting_of(i) && sighting_id(i) == object_id)
-                    .map(|i| Self::sighting_entry(&i)),
+                set.metas()
+                    .filter(|meta| self.reads_sighting_meta(meta))
+                    .filter_map(|meta| Some((meta.position, set.at(meta.position)?)))
+                    .filter(|(_, i)| self.reads_sighting_of(i) && sighting_id(i) == object_id)
+                    .map(|(at, i)| Self::sighting_entry(at, &i)),
             );
         }
-        sort(&mut entries);
+        entries.sort_by_key(|e| Key::of(e.date_added, &e.origin));
         entries
     }
 
@@ -458,21 +581,19 @@ impl Reader<'_> {
     fn objects(&self, store: &IntelStore, page: &[Entry]) -> Vec<Value> {
         let set = store.set();
         page.iter()
-            .filter_map(|entry| match entry.kind {
-                EntryKind::Indicator => set
-                    .get_by_id(&entry.id)
-                    .filter(|i| self.reads_indicator(i))
+            .filter_map(|entry| match &entry.origin {
+                Origin::Indicator(at) => set
+                    .at(*at)
+                    .filter(|i| i.id == entry.id && self.reads_indicator(i))
                     .map(|i| without_collection_tags(stix_indicator(&i))),
-                EntryKind::Pattern => set
+                Origin::Pattern(id) => set
                     .patterns()
-                    .find(|p| p.id == entry.id)
+                    .find(|p| &p.id == id)
                     .filter(|p| self.reads_pattern(p))
                     .map(stix_pattern_indicator),
-                EntryKind::Sighting => entry
-                    .sighting_of
-                    .as_deref()
-                    .and_then(|of| set.get_by_id(of))
-                    .filter(|i| self.reads_sighting_of(i))
+                Origin::Sighting(at) => set
+                    .at(*at)
+                    .filter(|i| self.reads_sighting_of(i) && sighting_id(i) == entry.id)
                     .map(|i| {
                         let last = i.last_seen.unwrap_or(i.modified);
                         sighting_object(&i, last)
@@ -480,14 +601,6 @@ impl Reader<'_> {
             })
             .collect()
     }
-}
-
-fn sort(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| {
-        a.date_added
-            .cmp(&b.date_added)
-            .then_with(|| a.id.cmp(&b.id))
-    });
 }
 
 fn sighting_id(indicator: &intel::Indicator) -> String {
@@ -550,65 +663,88 @@ fn list_param(params: &Params, name: &str) -> Option<Vec<String>> {
     param(params, name).map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
 }
 
-/// Applies `added_after` and the `match[…]` filters.
-fn filter(entries: Vec<Entry>, params: &Params) -> Result<Vec<Entry>, TaxiiError> {
-    let bad = |what: &str| fail(StatusCode::BAD_REQUEST, "Bad Request", what);
-    let added_after = param(params, "added_after")
-        .map(|t| {
-            t.parse::<Timestamp>()
-                .map_err(|_| bad("added_after is not a timestamp"))
-        })
-        .transpose()?;
-    let ids = list_param(params, "match[id]");
-    let types = list_param(params, "match[type]");
-    let spec_versions = list_param(params, "match[spec_version]");
-    let versions = list_param(params, "match[version]");
-    Ok(entries
-        .into_iter()
-        .filter(|e| added_after.is_none_or(|after| e.date_added > after))
-        .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
-        .filter(|e| {
-            types
-                .as_ref()
-                .is_none_or(|types| types.iter().any(|t| e.kind.stix_type() == t))
-        })
-        // Every object served is STIX 2.1.
-        .filter(|_| {
-            spec_versions
-                .as_ref()
-                .is_none_or(|v| v.iter().any(|v| v == "2.1"))
-        })
-        .filter(|e| {
-            // One version per object is held: `last`, `first` and `all` all select it.
-            versions.as_ref().is_none_or(|versions| {
-                versions.iter().any(|v| {
-                    matches!(v.as_str(), "last" | "first" | "all")
-                        || v.parse::<Timestamp>().is_ok_and(|t| t == e.version)
-                })
-            })
-        })
-        .collect())
+/// `added_after` and the `match[…]` filters of a request.
+struct Filters {
+    added_after: Option<Timestamp>,
+    ids: Option<Vec<String>>,
+    types: Option<Vec<String>>,
+    spec_versions: Option<Vec<String>>,
+    versions: Option<Vec<String>>,
 }
 
-/// `limit` and `next` (an opaque offset into the filtered list).
-fn page(entries: Vec<Entry>, params: &Params) -> Result<(Vec<Entry>, Option<String>), TaxiiError> {
+impl Filters {
+    fn parse(params: &Params) -> Result<Filters, TaxiiError> {
+        let added_after = param(params, "added_after")
+            .map(|t| {
+                t.parse::<Timestamp>().map_err(|_| {
+                    fail(
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request",
+                        "added_after is not a timestamp",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Filters {
+            added_after,
+            ids: list_param(params, "match[id]"),
+            types: list_param(params, "match[type]"),
+            spec_versions: list_param(params, "match[spec_version]"),
+            versions: list_param(params, "match[version]"),
+        })
+    }
+
+    /// Whether entries of `kind` can be selected at all (`match[type]`, and
+    /// `match[spec_version]`: every object served is STIX 2.1).
+    fn kind(&self, kind: EntryKind) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|t| kind.stix_type() == t))
+            && self
+                .spec_versions
+                .as_ref()
+                .is_none_or(|v| v.iter().any(|v| v == "2.1"))
+    }
+
+    /// Whether an entry with these times and id (computed only when `match[id]` asks)
+    /// is selected; its kind is checked by [`Filters::kind`].
+    fn selects(
+        &self,
+        date_added: Timestamp,
+        version: Timestamp,
+        id: impl FnOnce() -> String,
+    ) -> bool {
+        self.added_after.is_none_or(|after| date_added > after)
+            && self.versions.as_ref().is_none_or(|versions| {
+                // One version per object is held: `last`, `first` and `all` all select it.
+                versions.iter().any(|v| {
+                    matches!(v.as_str(), "last" | "first" | "all")
+                        || v.parse::<Timestamp>().is_ok_and(|t| t == version)
+                })
+            })
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&id()))
+    }
+
+    fn filter(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        entries
+            .into_iter()
+            .filter(|e| self.kind(e.kind) && self.selects(e.date_added, e.version, || e.id.clone()))
+            .collect()
+    }
+}
+
+/// `limit` and `next` (the key of the last entry served: opaque to clients).
+fn paging(params: &Params) -> Result<(usize, Option<Key>), TaxiiError> {
     let bad = |what: &str| fail(StatusCode::BAD_REQUEST, "Bad Request", what);
     let limit = param(params, "limit")
         .map(|l| l.parse::<usize>().map_err(|_| bad("limit is not a number")))
         .transpose()?
         .unwrap_or(MAX_PAGE)
         .clamp(1, MAX_PAGE);
-    let start = param(params, "next")
-        .map(|n| {
-            n.parse::<usize>()
-                .map_err(|_| bad("next is not a value this server gave"))
-        })
-        .transpose()?
-        .unwrap_or(0);
-    let total = entries.len();
-    let page: Vec<Entry> = entries.into_iter().skip(start).take(limit).collect();
-    let end = start + page.len();
-    Ok((page, (end < total).then(|| end.to_string())))
+    let after = param(params, "next")
+        .map(|n| Key::parse(n).ok_or_else(|| bad("next is not a value this server gave")))
+        .transpose()?;
+    Ok((limit, after))
 }
 
 fn stix_time(ts: Timestamp) -> String {
@@ -666,8 +802,15 @@ fn read_page<'a>(
     params: &Params,
 ) -> Result<(Read<'a>, Vec<Entry>, Option<String>), TaxiiError> {
     let read = start_read(intel, headers, root, id)?;
-    let entries = filter(read.reader.entries(&read.store), params)?;
-    let (page, next) = page(entries, params)?;
+    let filters = Filters::parse(params)?;
+    let (limit, after) = paging(params)?;
+    let (page, more) = read.reader.page(&read.store, &filters, after, limit);
+    let next = more
+        .then(|| {
+            page.last()
+                .map(|e| Key::of(e.date_added, &e.origin).token())
+        })
+        .flatten();
     Ok((read, page, next))
 }
 
@@ -703,7 +846,8 @@ fn object_entries<'a>(
 ) -> Result<(Read<'a>, Vec<Entry>), Box<Response>> {
     let read = start_read(intel, headers, root, id).map_err(|e| Box::new(e.into_response()))?;
     let entries = read.reader.entries_of(&read.store, object_id);
-    let entries = filter(entries, params).map_err(|e| Box::new(e.into_response()))?;
+    let filters = Filters::parse(params).map_err(|e| Box::new(e.into_response()))?;
+    let entries = filters.filter(entries);
     if entries.is_empty() {
         return Err(Box::new(error(
             StatusCode::NOT_FOUND,

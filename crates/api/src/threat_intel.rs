@@ -86,20 +86,39 @@ impl Collection {
         format!("{}{}", crate::taxii::COLLECTION_TAG_PREFIX, self.name)
     }
 
-    fn selects(&self, sources: &[String], tags: &[String]) -> bool {
-        let written = self.written_tag();
-        if tags.contains(&written) {
+    fn selects<'s>(
+        &self,
+        mut sources: impl Iterator<Item = &'s str>,
+        tags: impl Iterator<Item = &'s str> + Clone,
+    ) -> bool {
+        // Written to this collection (compared without building the tag: this runs per
+        // indicator of large sets).
+        let written = |t: &str| {
+            t.strip_prefix(crate::taxii::COLLECTION_TAG_PREFIX) == Some(self.name.as_str())
+        };
+        if tags.clone().any(written) {
             return true;
         }
-        (self.sources.is_empty() || sources.iter().any(|s| self.sources.contains(s)))
-            && (self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t)))
+        let mut tags = tags;
+        (self.sources.is_empty() || sources.any(|s| self.sources.iter().any(|c| c == s)))
+            && (self.tags.is_empty() || tags.any(|t| self.tags.iter().any(|c| c == t)))
     }
 
     /// Whether the collection holds `indicator` (whoever reads it; TLP clearance aside).
     pub fn holds(&self, indicator: &intel::Indicator) -> bool {
         indicator.tlp <= self.max_tlp
             && (self.kinds.is_empty() || self.kinds.contains(&indicator.kind))
-            && self.selects(&indicator.sources, &indicator.tags)
+            && self.selects(
+                indicator.sources.iter().map(String::as_str),
+                indicator.tags.iter().map(String::as_str),
+            )
+    }
+
+    /// As [`Collection::holds`], on an undecoded indicator.
+    pub fn holds_meta(&self, meta: &intel::IndicatorMeta<'_>) -> bool {
+        meta.tlp <= self.max_tlp
+            && (self.kinds.is_empty() || self.kinds.contains(&meta.kind))
+            && self.selects(meta.sources(), meta.tags())
     }
 
     /// Whether the collection holds a pattern-only indicator (not when it selects kinds:
@@ -107,7 +126,10 @@ impl Collection {
     pub fn holds_pattern(&self, pattern: &intel::PatternIndicator) -> bool {
         pattern.tlp <= self.max_tlp
             && self.kinds.is_empty()
-            && self.selects(&pattern.sources, &pattern.tags)
+            && self.selects(
+                pattern.sources.iter().map(String::as_str),
+                pattern.tags.iter().map(String::as_str),
+            )
     }
 }
 
@@ -214,9 +236,10 @@ pub fn share_preview(
                     *preview.partner.withheld.entry(tlp).or_default() += 1;
                 }
             };
-            for indicator in set.select(&all) {
-                let mut held = (0..listed.len()).filter(|&idx| listed[idx].holds(&indicator));
-                count(indicator.tlp, &mut held);
+            // Counted on the compact records: nothing is decoded.
+            for meta in set.metas().filter(|meta| all.selects_meta(meta)) {
+                let mut held = (0..listed.len()).filter(|&idx| listed[idx].holds_meta(&meta));
+                count(meta.tlp, &mut held);
             }
             for pattern in set.select_patterns(&all) {
                 let mut held = (0..listed.len()).filter(|&idx| listed[idx].holds_pattern(pattern));
@@ -537,17 +560,25 @@ async fn list(
     let needle = params.value.as_deref().map(str::to_ascii_lowercase);
     let mut total = 0;
     let mut indicators = Vec::new();
-    for indicator in store.set().indicators() {
-        if indicator.tlp > max_tlp
-            || kind.is_some_and(|k| k != indicator.kind)
-            || needle
-                .as_deref()
-                .is_some_and(|n| !indicator.value.contains(n))
-        {
+    let set = store.set();
+    // TLP and kind on the compact records; an indicator is decoded only to match `value`
+    // or to be returned.
+    for meta in set.metas() {
+        if meta.tlp > max_tlp || kind.is_some_and(|k| k != meta.kind) {
             continue;
         }
+        let decoded = match &needle {
+            Some(needle) => match set.at(meta.position) {
+                Some(indicator) if indicator.value.contains(needle.as_str()) => Some(indicator),
+                _ => continue,
+            },
+            None => None,
+        };
         total += 1;
-        if indicators.len() < limit {
+        if indicators.len() < limit
+            && let Some(indicator) = decoded.or_else(|| set.at(meta.position))
+            && indicator.tlp <= max_tlp
+        {
             indicators.push(serde_json::to_value(indicator).expect("indicators serialize"));
         }
     }
@@ -596,10 +627,35 @@ struct ExportParams {
     token: Option<String>,
 }
 
-fn render(
-    intel: &IntelState,
+/// Indicators decoded per batch of a streamed export: the set's lock is held for one batch
+/// at a time (imports and TAXII reads go on meanwhile), and memory stays at one batch.
+const EXPORT_BATCH: usize = 4_096;
+/// Records looked at per hold of the lock, selected or not.
+const EXPORT_SCAN: usize = 65_536;
+
+/// A response body fed from a channel, so a blocking task can write it batch by batch.
+struct Chunks(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(Ok))
+    }
+}
+
+/// Writes an export as a stream: the count and the TLP markings first, from the compact
+/// records, then the selected indicators decoded a batch at a time (each checked again,
+/// TLP included, on the decoded indicator). Positions are resumed batch after batch; a
+/// change made meanwhile shows as at the next refresh (expiry rewriting the set
+/// mid-export may skip or repeat some values of this one).
+async fn render(
+    intel: &Arc<IntelState>,
     format: &str,
-    selection: &Selection,
+    selection: Selection,
     collection: Option<&str>,
 ) -> Result<Response, ApiError> {
     let format: Format = format.parse().map_err(bad)?;
@@ -609,33 +665,94 @@ fn render(
                 .collections
                 .iter()
                 .find(|c| c.name == name)
+                .cloned()
                 .ok_or_else(|| bad(format!("no collection named {name}")))
         })
         .transpose()?;
-    let store = intel.lock();
-    let indicators: Vec<intel::Indicator> = store
-        .set()
-        .select(selection)
-        .filter(|i| collection.is_none_or(|c| c.holds(i)))
-        .collect();
-    let patterns: Vec<&intel::PatternIndicator> = match format {
-        Format::Stix => store
-            .set()
-            .select_patterns(selection)
-            .filter(|p| collection.is_none_or(|c| c.holds_pattern(p)))
-            .collect(),
-        _ => Vec::new(),
+    let held = move |meta: &intel::IndicatorMeta<'_>, c: &Option<Collection>| {
+        c.as_ref().is_none_or(|c| c.holds_meta(meta))
     };
-    let body = export::export(format, &indicators, &patterns, selection.now);
-    let count = (indicators.len() + patterns.len()).to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (counted, total) = tokio::sync::oneshot::channel::<usize>();
+    let intel = Arc::clone(intel);
+    // Blocking work (a pass over millions of records) off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let (count, tlps, patterns) = {
+            let store = intel.lock();
+            let set = store.set();
+            let mut count = 0;
+            let mut tlps = std::collections::BTreeSet::new();
+            for meta in set.metas() {
+                if selection.selects_meta(&meta) && held(&meta, &collection) {
+                    count += 1;
+                    tlps.insert(meta.tlp);
+                }
+            }
+            let patterns: Vec<intel::PatternIndicator> = match format {
+                Format::Stix => set
+                    .select_patterns(&selection)
+                    .filter(|p| collection.as_ref().is_none_or(|c| c.holds_pattern(p)))
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            tlps.extend(patterns.iter().map(|p| p.tlp));
+            (count, tlps, patterns)
+        };
+        if counted.send(count + patterns.len()).is_err() {
+            return;
+        }
+        let send = |text: String| text.is_empty() || tx.blocking_send(Bytes::from(text)).is_ok();
+        let mut writer = export::ExportWriter::new(format, selection.now);
+        let tlps: Vec<Tlp> = tlps.into_iter().collect();
+        if !send(writer.start(&tlps, count + patterns.len())) {
+            return;
+        }
+        let mut from = intel::Position(0);
+        loop {
+            let mut batch = Vec::new();
+            let mut last = None;
+            {
+                let store = intel.lock();
+                let set = store.set();
+                for (scanned, meta) in set.metas_from(from).enumerate() {
+                    last = Some(meta.position);
+                    if selection.selects_meta(&meta)
+                        && held(&meta, &collection)
+                        && let Some(indicator) = set.at(meta.position)
+                    {
+                        batch.push(indicator);
+                    }
+                    if batch.len() >= EXPORT_BATCH || scanned + 1 >= EXPORT_SCAN {
+                        break;
+                    }
+                }
+            }
+            let Some(last) = last else { break };
+            // Checked again whole, as the non-streamed export did.
+            batch
+                .retain(|i| selection.selects(i) && collection.as_ref().is_none_or(|c| c.holds(i)));
+            if !send(writer.batch(&batch)) {
+                return; // the client went away
+            }
+            from = intel::Position(last.0 + 1);
+        }
+        let refs: Vec<&intel::PatternIndicator> = patterns.iter().collect();
+        if send(writer.patterns(&refs)) {
+            send(writer.finish());
+        }
+    });
+    let total = total
+        .await
+        .map_err(|_| ApiError::Internal("export stopped".into()))?;
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type()),
             (header::CACHE_CONTROL, "no-store"),
         ],
         // How many indicators were selected (the CLI reports it).
-        [("x-sentinella-count", count)],
-        body,
+        [("x-sentinella-count", total.to_string())],
+        axum::body::Body::from_stream(Chunks(rx)),
     )
         .into_response())
 }
@@ -661,7 +778,7 @@ async fn export_get(
 ) -> Result<Response, ApiError> {
     let max_tlp = intel.api_clearance(&caller, params.max_tlp.as_deref())?;
     let selection = selection(&params, max_tlp, 0)?;
-    render(&intel, &format, &selection, params.collection.as_deref())
+    render(&intel, &format, selection, params.collection.as_deref()).await
 }
 
 /// Blocklists authenticate with their own tokens (devices fetch them); the console's
@@ -696,7 +813,7 @@ async fn blocklist(
     let asked = clearance(params.max_tlp.as_deref(), ceiling)?;
     let mut selection = selection(&params, asked.min(ceiling), intel.blocklist.min_confidence)?;
     selection.min_confidence = selection.min_confidence.max(intel.blocklist.min_confidence);
-    render(&intel, &format, &selection, params.collection.as_deref())
+    render(&intel, &format, selection, params.collection.as_deref()).await
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -804,6 +921,49 @@ mod tests {
         assert!(!tagged.holds(&in_campaign));
         in_campaign.tags.push("campaign-7".into());
         assert!(tagged.holds(&in_campaign));
+    }
+
+    #[test]
+    fn a_collection_decides_the_same_on_compact_records() {
+        let mut set = intel::IndicatorSet::new();
+        let mut written = indicator(
+            IndicatorKind::Url,
+            "http://w.example/",
+            "CERT-X",
+            Tlp::Amber,
+        );
+        written.tags.push(phishing().written_tag());
+        let mut campaign = indicator(IndicatorKind::Domain, "c7.example", "any", Tlp::Clear);
+        campaign.tags.push("campaign-7".into());
+        for i in [
+            indicator(
+                IndicatorKind::Domain,
+                "lure.example",
+                "phish-desk",
+                Tlp::Green,
+            ),
+            indicator(IndicatorKind::Domain, "x.example", "feodo", Tlp::Green),
+            indicator(IndicatorKind::Ip, "198.51.100.7", "phish-desk", Tlp::Green),
+            indicator(
+                IndicatorKind::Domain,
+                "y.example",
+                "phish-desk",
+                Tlp::AmberStrict,
+            ),
+            written,
+            campaign,
+        ] {
+            set.insert(i);
+        }
+        let mut tagged = phishing();
+        tagged.sources.clear();
+        tagged.tags = vec!["campaign-7".into()];
+        for collection in [phishing(), tagged, Collection::all_indicators()] {
+            let held: Vec<bool> = set.metas().map(|m| collection.holds_meta(&m)).collect();
+            let decoded: Vec<bool> = set.indicators().map(|i| collection.holds(&i)).collect();
+            assert_eq!(held, decoded, "{}", collection.name);
+            assert!(held.contains(&true));
+        }
     }
 
     #[test]

@@ -75,6 +75,10 @@ struct UserUpdate {
     role: Option<Role>,
     disabled: Option<bool>,
     password: Option<String>,
+    /// Also give a password to a user who signs in only through the OpenID Provider (a
+    /// second way in that the provider does not govern; audited as such).
+    #[serde(default)]
+    allow_local_password: bool,
 }
 
 async fn update_user(
@@ -105,7 +109,11 @@ async fn update_user(
             user = accounts.set_disabled(&name, disabled, actor, now())?;
         }
         if let Some(password) = &body.password {
-            user = accounts.set_password(&name, password, actor, now())?;
+            user = if body.allow_local_password {
+                accounts.set_local_password(&name, password, actor, now())?
+            } else {
+                accounts.set_password(&name, password, actor, now())?
+            };
         }
         Ok(user)
     })

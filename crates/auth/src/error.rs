@@ -23,6 +23,12 @@ pub enum AuthError {
     /// No such user.
     #[error("no user `{0}`")]
     NoSuchUser(String),
+    /// The user signs in only through the OpenID Provider: setting a local password needs
+    /// an admin's explicit override ([`crate::AuthStore::set_local_password`]).
+    #[error(
+        "user `{0}` signs in only through the OpenID Provider: a local password would be a second way in that the provider does not govern; it needs an explicit override"
+    )]
+    ProviderOnly(String),
     /// The user already exists.
     #[error("user `{0}` already exists")]
     UserExists(String),

@@ -331,7 +331,7 @@ impl AuthStore {
         actor: &str,
         now: i64,
         (action, detail): (&str, serde_json::Value),
-        change: impl FnOnce(&mut UserRecord),
+        change: impl FnOnce(&mut UserRecord) -> Result<(), AuthError>,
         end_sessions: bool,
     ) -> Result<UserInfo, AuthError> {
         let txn = self.db.begin_write()?;
@@ -339,7 +339,8 @@ impl AuthStore {
             let mut users = txn.open_table(USERS)?;
             let mut record: UserRecord =
                 get_json(&users, name)?.ok_or_else(|| AuthError::NoSuchUser(name.to_owned()))?;
-            change(&mut record);
+            // A refusal drops the transaction: nothing written, nothing audited.
+            change(&mut record)?;
             put_json(&mut users, name, &record)?;
             record.info()
         };
@@ -353,7 +354,9 @@ impl AuthStore {
         Ok(info)
     }
 
-    /// Sets a new password, unlocks the account and ends the user's sessions.
+    /// Sets a new password, unlocks the account and ends the user's sessions. Refused
+    /// ([`AuthError::ProviderOnly`]) for a user who signs in only through the OpenID
+    /// Provider: see [`AuthStore::set_local_password`].
     pub fn set_password(
         &self,
         name: &str,
@@ -361,18 +364,58 @@ impl AuthStore {
         actor: &str,
         now: i64,
     ) -> Result<UserInfo, AuthError> {
+        self.reset_password(name, password, actor, now, false)
+    }
+
+    /// [`AuthStore::set_password`], also for a user who signs in only through the OpenID
+    /// Provider: an admin's explicit decision to give them a local password, a second way
+    /// in that the provider's policies (MFA, offboarding) do not govern. The audit entry
+    /// says so.
+    pub fn set_local_password(
+        &self,
+        name: &str,
+        password: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<UserInfo, AuthError> {
+        self.reset_password(name, password, actor, now, true)
+    }
+
+    fn reset_password(
+        &self,
+        name: &str,
+        password: &str,
+        actor: &str,
+        now: i64,
+        allow_local_password: bool,
+    ) -> Result<UserInfo, AuthError> {
         self.validate_password(password)?;
         let hash = secret::hash_password(password)?;
+        // Decided before the write, recorded in the same transaction: whether this gives a
+        // provider-only user their first local password.
+        let provider_only = self.user_record(name)?.password_hash == oidc::NO_PASSWORD;
+        let detail = if provider_only {
+            serde_json::json!({"local_password_for_provider_user": true})
+        } else {
+            serde_json::json!({})
+        };
         self.update_user(
             name,
             actor,
             now,
-            ("password_changed", serde_json::json!({})),
+            ("password_changed", detail),
             |record| {
+                let now_provider_only = record.password_hash == oidc::NO_PASSWORD;
+                if now_provider_only != provider_only
+                    || (now_provider_only && !allow_local_password)
+                {
+                    return Err(AuthError::ProviderOnly(record.name.clone()));
+                }
                 record.password_hash = hash;
                 record.failed_sign_ins = 0;
                 record.locked_until = None;
                 record.must_change_password = false;
+                Ok(())
             },
             true,
         )
@@ -406,7 +449,10 @@ impl AuthStore {
             actor,
             now,
             ("user_role_changed", serde_json::json!({"role": role})),
-            |record| record.role = role,
+            |record| {
+                record.role = role;
+                Ok(())
+            },
             false,
         )
     }
@@ -436,6 +482,7 @@ impl AuthStore {
                     record.failed_sign_ins = 0;
                     record.locked_until = None;
                 }
+                Ok(())
             },
             disabled,
         )

@@ -31,10 +31,17 @@ enum UserCommand {
         server: ServerArgs,
     },
     /// Set a new password (also unlocks). Prints a generated one unless --password-stdin.
+    /// Refused for a user who signs in only through the OpenID Provider, unless
+    /// --allow-local-password.
     Passwd {
         name: String,
         #[arg(long)]
         password_stdin: bool,
+        /// Give a local password to a user who signs in only through the OpenID Provider:
+        /// a second way in that the provider's policies (MFA, offboarding) do not govern.
+        /// Recorded as such in the audit log.
+        #[arg(long)]
+        allow_local_password: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -209,16 +216,38 @@ pub fn run(args: UserArgs) -> anyhow::Result<()> {
             UserCommand::Passwd {
                 name,
                 password_stdin,
+                allow_local_password,
                 ..
             },
             backend,
         ) => {
+            // Said before a password is read or made up; the store refuses it anyway.
+            let provider_only = match backend {
+                Backend::Direct(store) => !store.user(&name)?.password,
+                Backend::Api(client) => {
+                    client.get_json(&format!("/api/v1/users/{name}"))?["user"]["password"] == false
+                }
+            };
+            if provider_only && !allow_local_password {
+                bail!(
+                    "`{name}` signs in only through the OpenID Provider and has no local password; \
+                     giving them one opens a second way in that the provider's policies (MFA, \
+                     offboarding) do not govern. If that is really wanted, run again with \
+                     --allow-local-password (recorded in the audit log)."
+                );
+            }
             let (password, generated) = password(password_stdin)?;
             let user = update(
                 backend,
                 &name,
-                serde_json::json!({"password": password}),
-                |store| store.set_password(&name, &password, &actor, now()),
+                serde_json::json!({"password": password, "allow_local_password": allow_local_password}),
+                |store| {
+                    if allow_local_password {
+                        store.set_local_password(&name, &password, &actor, now())
+                    } else {
+                        store.set_password(&name, &password, &actor, now())
+                    }
+                },
             )?;
             show(user);
             if generated {

@@ -398,6 +398,7 @@ fn value_uuid(kind: IndicatorKind, value: &str) -> [u8; 16] {
 
 /// Reads a blob. Blobs are written by [`encode`] in this process, so a short read is a
 /// bug: it panics rather than invent values.
+#[derive(Clone)]
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -544,6 +545,117 @@ impl Head<'_> {
         !self.withdrawn
             && self.valid_from.is_none_or(|from| from <= now)
             && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// An indicator's fixed fields, its sources and its tags, read from its compact record
+/// without decoding (nor allocating) the rest: what listings filter and sort on before
+/// they decode only the indicators they return (see [`crate::IndicatorSet::metas`]).
+#[derive(Debug, Clone, Copy)]
+pub struct IndicatorMeta<'a> {
+    /// Its position in the set, to read it whole with [`crate::IndicatorSet::at`].
+    pub position: crate::set::Position,
+    /// What it is.
+    pub kind: IndicatorKind,
+    /// How far it may be shared.
+    pub tlp: Tlp,
+    /// Confidence, 0–100.
+    pub confidence: u8,
+    /// Last change.
+    pub modified: Timestamp,
+    /// Last sighting.
+    pub last_seen: Option<Timestamp>,
+    /// Start of validity.
+    pub valid_from: Option<Timestamp>,
+    /// End of validity.
+    pub valid_until: Option<Timestamp>,
+    /// Sightings counted.
+    pub sightings: u64,
+    /// Withdrawn as a false positive (or revoked by every source).
+    pub withdrawn: bool,
+    sources: StrList<'a>,
+    tags: StrList<'a>,
+}
+
+impl<'a> IndicatorMeta<'a> {
+    /// As [`Indicator::is_active`].
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        !self.withdrawn
+            && self.valid_from.is_none_or(|from| from <= now)
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// Who reports it.
+    pub fn sources(&self) -> impl Iterator<Item = &'a str> + Clone + use<'a> {
+        self.sources.iter()
+    }
+
+    /// Its tags.
+    pub fn tags(&self) -> impl Iterator<Item = &'a str> + Clone + use<'a> {
+        self.tags.iter()
+    }
+}
+
+/// A list of strings as a blob holds it (`n | (len bytes)*`), read on iteration.
+#[derive(Debug, Clone, Copy)]
+struct StrList<'a>(&'a [u8]);
+
+impl<'a> StrList<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a str> + Clone {
+        let mut reader = Reader {
+            bytes: self.0,
+            at: 0,
+        };
+        let n = reader.varint();
+        // Written from `String`s by `encode`: always UTF-8.
+        (0..n).map(move |_| std::str::from_utf8(reader.bytes()).unwrap_or(""))
+    }
+
+    /// Reads the list at the reader's position and moves past it.
+    fn read(reader: &mut Reader<'a>) -> StrList<'a> {
+        let start = reader.at;
+        let n = reader.varint();
+        for _ in 0..n {
+            reader.bytes();
+        }
+        StrList(&reader.bytes[start..reader.at])
+    }
+}
+
+/// Reads a blob's [`IndicatorMeta`].
+pub(crate) fn meta(blob: &[u8], position: crate::set::Position) -> IndicatorMeta<'_> {
+    let mut reader = Reader { bytes: blob, at: 0 };
+    reader.varint();
+    let kind = IndicatorKind::ALL[reader.byte() as usize];
+    read_value(&mut reader, kind);
+    let flags = reader.varint() as u32;
+    let tlp = tlp_of(reader.byte());
+    let confidence = reader.byte();
+    if flags & PAP != 0 {
+        reader.byte();
+    }
+    let modified = reader.time();
+    let mut optional = |flag: u32| (flags & flag != 0).then(|| reader.time());
+    optional(FIRST_SEEN);
+    let last_seen = optional(LAST_SEEN);
+    let valid_from = optional(VALID_FROM);
+    let valid_until = optional(VALID_UNTIL);
+    let sightings = reader.varint();
+    let sources = StrList::read(&mut reader);
+    let tags = StrList::read(&mut reader);
+    IndicatorMeta {
+        position,
+        kind,
+        tlp,
+        confidence,
+        modified,
+        last_seen,
+        valid_from,
+        valid_until,
+        sightings,
+        withdrawn: flags & WITHDRAWN != 0,
+        sources,
+        tags,
     }
 }
 

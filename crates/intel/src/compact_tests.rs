@@ -102,6 +102,52 @@ proptest! {
     }
 
     #[test]
+    fn metadata_reads_what_the_record_decodes_to(indicator in indicator()) {
+        let mut blob = Vec::new();
+        compact::encode(&indicator, &mut blob);
+        let meta = compact::meta(&blob, Position(7));
+        prop_assert_eq!(meta.position, Position(7));
+        prop_assert_eq!(meta.kind, indicator.kind);
+        prop_assert_eq!(meta.tlp, indicator.tlp);
+        prop_assert_eq!(meta.confidence, indicator.confidence);
+        prop_assert_eq!(meta.modified, indicator.modified);
+        prop_assert_eq!(meta.last_seen, indicator.last_seen);
+        prop_assert_eq!(meta.valid_from, indicator.valid_from);
+        prop_assert_eq!(meta.valid_until, indicator.valid_until);
+        prop_assert_eq!(meta.sightings, indicator.sightings);
+        prop_assert_eq!(meta.withdrawn, indicator.withdrawn);
+        prop_assert_eq!(meta.sources().collect::<Vec<_>>(), indicator.sources.iter().map(String::as_str).collect::<Vec<_>>());
+        prop_assert_eq!(meta.tags().collect::<Vec<_>>(), indicator.tags.iter().map(String::as_str).collect::<Vec<_>>());
+        prop_assert_eq!(meta.is_active(Timestamp::now()), indicator.is_active(Timestamp::now()));
+    }
+
+    #[test]
+    fn positions_read_back_the_indicators_listed(
+        indicators in proptest::collection::vec(indicator(), 0..30),
+    ) {
+        let mut set = IndicatorSet::new();
+        for indicator in indicators {
+            set.insert(indicator);
+        }
+        let far = Timestamp::MAX;
+        let listed: Vec<Indicator> = set.metas().map(|m| set.at(m.position).unwrap()).collect();
+        prop_assert_eq!(&listed, &set.indicators().collect::<Vec<_>>());
+        for meta in set.metas() {
+            let indicator = set.at(meta.position).unwrap();
+            prop_assert_eq!(set.id_at(meta.position), Some(indicator.id.clone()));
+            prop_assert_eq!(meta.tlp, indicator.tlp);
+            prop_assert_eq!(meta.modified, indicator.modified);
+            prop_assert!(set.meta_at(meta.position).is_some());
+        }
+        // Expiry leaves dead positions (or renumbers): listings see only what remains.
+        set.expire(far);
+        prop_assert_eq!(set.metas().count(), set.len());
+        for meta in set.metas() {
+            prop_assert!(set.at(meta.position).is_some_and(|i| i.withdrawn || i.valid_until.is_none()));
+        }
+    }
+
+    #[test]
     fn the_change_journal_replays_to_the_same_set(
         first in proptest::collection::vec(indicator(), 0..20),
         second in proptest::collection::vec(indicator(), 0..20),

@@ -36,11 +36,12 @@ pub mod sharing;
 mod tlp;
 mod warninglist;
 
+pub use compact::IndicatorMeta;
 pub use error::{ImportError, PatternError};
 pub use import::{ImportOptions, ImportReport};
 pub use matcher::{Found, Hit, Matcher, SharedMatcher, SightingLog};
 pub use model::{Indicator, IndicatorKind, MAX_VALUE_BYTES, PatternIndicator, derived_id};
-pub use set::{IndicatorSet, Inserted, Selection, StixVersion, VersionOutcome};
+pub use set::{IndicatorSet, Inserted, Position, Selection, StixVersion, VersionOutcome};
 pub use tlp::{Pap, TLP2_EXTENSION_ID, Tlp, UnknownTlp};
 pub use warninglist::{Warninglist, Warninglists};
 

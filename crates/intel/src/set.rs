@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
-use crate::compact::{self, Arena, ArenaSnapshot, Head, Locator};
+use crate::compact::{self, Arena, ArenaSnapshot, Head, IndicatorMeta, Locator};
 
 mod file;
 use crate::model::{Indicator, IndicatorKind, PatternIndicator, derived_id};
@@ -80,6 +80,12 @@ fn blob_id_hash(blob: &[u8]) -> u64 {
     id_hash(&compact::id_of(blob))
 }
 
+/// Where an indicator is in its set. Stable while the set is unchanged and across
+/// updates of the indicator (a merge, a sighting, a withdrawal keep it); expiry may
+/// renumber, so positions are used under the same read of the set they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position(pub u32);
+
 /// What [`IndicatorSet::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -128,6 +134,18 @@ impl Selection {
             })
     }
 
+    /// As [`Selection::selects`], on an undecoded indicator.
+    pub fn selects_meta(&self, meta: &IndicatorMeta<'_>) -> bool {
+        meta.is_active(self.now)
+            && meta.tlp <= self.max_tlp
+            && meta.confidence >= self.min_confidence
+            && (self.kinds.is_empty() || self.kinds.contains(&meta.kind))
+            && self.max_age.is_none_or(|age| {
+                let seen = meta.last_seen.unwrap_or(meta.modified);
+                self.now.duration_since(seen) <= age
+            })
+    }
+
     /// Whether a pattern-only indicator is selected.
     pub fn selects_pattern(&self, pattern: &PatternIndicator) -> bool {
         pattern.tlp <= self.max_tlp
@@ -154,6 +172,56 @@ impl IndicatorSet {
             .iter()
             .filter(|&&at| at != DEAD)
             .map(|&at| compact::decode(self.arena.get(at)))
+    }
+
+    /// Live indicators' fixed fields, sources and tags, in position order, read from the
+    /// compact records without decoding them: listings filter and order on these and
+    /// decode (with [`IndicatorSet::at`]) only what they return.
+    pub fn metas(&self) -> impl Iterator<Item = IndicatorMeta<'_>> {
+        self.metas_from(Position(0))
+    }
+
+    /// As [`IndicatorSet::metas`], from `start` on: a reader that releases the set between
+    /// batches resumes after the last position it read.
+    pub fn metas_from(&self, start: Position) -> impl Iterator<Item = IndicatorMeta<'_>> {
+        let start = (start.0 as usize).min(self.locators.len());
+        self.locators[start..]
+            .iter()
+            .enumerate()
+            .filter(|&(_, &at)| at != DEAD)
+            .map(move |(pos, &at)| {
+                compact::meta(self.arena.get(at), Position((start + pos) as u32))
+            })
+    }
+
+    /// The fixed fields of the indicator at `position` (`None` when it is gone).
+    pub fn meta_at(&self, position: Position) -> Option<IndicatorMeta<'_>> {
+        self.live_locator(position)
+            .map(|at| compact::meta(self.arena.get(at), position))
+    }
+
+    /// The indicator at `position`, decoded (`None` when it is gone).
+    pub fn at(&self, position: Position) -> Option<Indicator> {
+        self.live_locator(position)
+            .map(|at| compact::decode(self.arena.get(at)))
+    }
+
+    /// The STIX id of the indicator at `position`, without decoding the rest.
+    pub fn id_at(&self, position: Position) -> Option<String> {
+        self.live_locator(position)
+            .map(|at| compact::id_of(self.arena.get(at)))
+    }
+
+    fn live_locator(&self, position: Position) -> Option<Locator> {
+        self.locators
+            .get(position.0 as usize)
+            .copied()
+            .filter(|&at| at != DEAD)
+    }
+
+    /// Where the indicator with a STIX id is.
+    pub fn position_of_id(&self, id: &str) -> Option<Position> {
+        self.id_position(id).map(|pos| Position(pos as u32))
     }
 
     /// Pattern-only indicators, by STIX id.

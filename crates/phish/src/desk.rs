@@ -7,12 +7,14 @@
 //! reports/<id>.json    the stored report (verdict, reasons, analysis, overrides, reply)
 //! messages/<id>.eml    the suspicious message as received
 //! audit.jsonl          one line per override: who, when, from which verdict to which
+//! stats.json           the intake counters as last saved ([`Desk::save_stats`])
 //! ```
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,7 +25,10 @@ use crate::dns::DnsRecords;
 use crate::error::PhishError;
 use crate::intake::Forwarding;
 use crate::report::{Language, Verdict};
-use crate::stats::IntakeStats;
+use crate::stats::{IntakeSnapshot, IntakeStats};
+
+/// The intake counters kept between runs.
+const STATS_FILE: &str = "stats.json";
 
 /// An analyst's change of verdict.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,10 +99,21 @@ pub struct Desk {
     /// Serialises writers (ids and read-modify-write of overrides).
     lock: Mutex<u64>,
     stats: IntakeStats,
+    /// Bumped whenever a report is added or its verdict changes: what campaigns depend on.
+    generation: AtomicU64,
+    /// The campaigns last computed, with the generation and window they were computed for.
+    campaigns: Mutex<Option<CachedCampaigns>>,
+}
+
+struct CachedCampaigns {
+    generation: u64,
+    limit: usize,
+    campaigns: Arc<Vec<Campaign>>,
 }
 
 impl Desk {
-    /// Opens (creating) the desk's folder.
+    /// Opens (creating) the desk's folder, with the intake counters where the last run left
+    /// them (an unreadable counters file starts them again at zero rather than failing).
     /// `dns` answers the authentication checks ([`crate::OfflineDns`] when there is none).
     pub fn open(
         dir: &Path,
@@ -112,12 +128,29 @@ impl Desk {
             dns,
             dir: dir.to_owned(),
             lock: Mutex::new(0),
-            stats: IntakeStats::new(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64),
+            stats: load_stats(&dir.join(STATS_FILE)).map_or_else(
+                || {
+                    IntakeStats::new(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() as i64),
+                    )
+                },
+                |snapshot| IntakeStats::resume(&snapshot),
             ),
+            generation: AtomicU64::new(0),
+            campaigns: Mutex::new(None),
         })
+    }
+
+    /// Writes the intake counters to `stats.json` (atomically), for the next run; returns
+    /// what was written so callers can skip saving unchanged counters.
+    pub fn save_stats(&self) -> Result<IntakeSnapshot, PhishError> {
+        let snapshot = self.stats.snapshot();
+        let json = serde_json::to_vec(&snapshot)
+            .map_err(|e| PhishError::Json(STATS_FILE.to_owned(), e))?;
+        write_atomically(&self.dir.join(STATS_FILE), &json)?;
+        Ok(snapshot)
     }
 
     pub fn analyzer(&self) -> &Analyzer {
@@ -183,7 +216,13 @@ impl Desk {
             message,
         )?;
         self.save(&stored)?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(stored)
+    }
+
+    /// Changes each time a report is added or overridden (what campaigns are computed from).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// One report.
@@ -256,6 +295,7 @@ impl Desk {
         stored.verdict = to;
         stored.overrides.push(change);
         self.save(&stored)?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(stored)
     }
 
@@ -289,6 +329,15 @@ impl Desk {
     }
 }
 
+/// The counters in `path`, if it holds valid ones.
+fn load_stats(path: &Path) -> Option<IntakeSnapshot> {
+    // Bounded: the file is a few hundred bytes; anything huge is not ours.
+    let file = fs::File::open(path).ok()?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 64 << 10), &mut text).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
 /// Ids are ours (`hex-hex`): anything else never reaches the file system.
 fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
@@ -311,13 +360,35 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Desk {
     /// Groups the newest `limit` reports into campaigns (groups of two or more); see
-    /// [`crate::campaigns`].
+    /// [`crate::campaigns`]. Computed once per [`Desk::generation`]: the console asks
+    /// often, and reading thousands of reports each time would not be cheap.
     pub fn campaigns(&self, limit: usize) -> Result<Vec<Campaign>, PhishError> {
+        Ok(self.cached_campaigns(limit)?.as_ref().clone())
+    }
+
+    fn cached_campaigns(&self, limit: usize) -> Result<Arc<Vec<Campaign>>, PhishError> {
+        // Read before the reports: a report added meanwhile makes the result stale at once.
+        let generation = self.generation();
+        {
+            let cache = self.campaigns.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(cached) = cache.as_ref()
+                && cached.generation == generation
+                && cached.limit == limit
+            {
+                return Ok(Arc::clone(&cached.campaigns));
+            }
+        }
         let reports = self.list(limit)?;
-        Ok(crate::campaigns::group(
+        let campaigns = Arc::new(crate::campaigns::group(
             &reports,
             &self.analyzer.config().own_domains,
-        ))
+        ));
+        *self.campaigns.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedCampaigns {
+            generation,
+            limit,
+            campaigns: Arc::clone(&campaigns),
+        });
+        Ok(campaigns)
     }
 
     /// The campaign `id` (the id of its oldest report) among the newest `limit` reports,
@@ -327,15 +398,16 @@ impl Desk {
         id: &str,
         limit: usize,
     ) -> Result<(Campaign, Vec<StoredReport>), PhishError> {
-        let reports = self.list(limit)?;
-        let campaign = crate::campaigns::group(&reports, &self.analyzer.config().own_domains)
-            .into_iter()
+        let campaign = self
+            .cached_campaigns(limit)?
+            .iter()
             .find(|c| c.id == id)
+            .cloned()
             .ok_or_else(|| PhishError::NotFound(id.to_owned()))?;
         let members = campaign
             .reports
             .iter()
-            .filter_map(|member| reports.iter().find(|r| &r.id == member).cloned())
+            .filter_map(|member| self.get(member).ok())
             .collect();
         Ok((campaign, members))
     }

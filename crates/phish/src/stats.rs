@@ -1,10 +1,11 @@
-//! Counters of the report intake since start: what arrived (SMTP, API), what was refused
-//! and why, what was analysed, and whether reporters were answered. Lock-free; the desk
-//! owns one ([`crate::Desk::stats`]) and the server's listeners and API count into it.
+//! Counters of the report intake: what arrived (SMTP, API), what was refused and why, what
+//! was analysed, and whether reporters were answered. Lock-free; the desk owns one
+//! ([`crate::Desk::stats`]) and the server's listeners and API count into it. The desk keeps
+//! them across restarts in `stats.json` ([`crate::Desk::save_stats`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::Verdict;
 
@@ -47,10 +48,10 @@ pub struct IntakeStats {
     notices_failed: AtomicU64,
 }
 
-/// A copy of the counters, as the API shows them.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A copy of the counters, as the API shows them and the desk keeps them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IntakeSnapshot {
-    /// Unix seconds when counting started (the server's start).
+    /// Unix seconds when counting started (the first start of the desk).
     pub since: i64,
     pub received: ByChannel,
     pub refused: ByRefusal,
@@ -68,27 +69,27 @@ pub struct IntakeSnapshot {
     pub notices: Delivery,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ByChannel {
     pub smtp: u64,
     pub api: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ByRefusal {
     pub size: u64,
     pub recipient: u64,
     pub parse: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ByVerdict {
     pub malicious: u64,
     pub suspicious: u64,
     pub likely_safe: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Delivery {
     pub sent: u64,
     pub failed: u64,
@@ -118,6 +119,29 @@ impl IntakeStats {
             replies_failed: AtomicU64::new(0),
             notices_sent: AtomicU64::new(0),
             notices_failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Counters continuing from `snapshot` (the last run's).
+    pub fn resume(snapshot: &IntakeSnapshot) -> Self {
+        let at = AtomicU64::new;
+        Self {
+            since: snapshot.since,
+            received_smtp: at(snapshot.received.smtp),
+            received_api: at(snapshot.received.api),
+            refused_size: at(snapshot.refused.size),
+            refused_recipient: at(snapshot.refused.recipient),
+            refused_parse: at(snapshot.refused.parse),
+            analysed: at(snapshot.analysed),
+            unparsable: at(snapshot.unparsable),
+            malicious: at(snapshot.verdicts.malicious),
+            suspicious: at(snapshot.verdicts.suspicious),
+            likely_safe: at(snapshot.verdicts.likely_safe),
+            failed: at(snapshot.failed),
+            replies_sent: at(snapshot.replies.sent),
+            replies_failed: at(snapshot.replies.failed),
+            notices_sent: at(snapshot.notices.sent),
+            notices_failed: at(snapshot.notices.failed),
         }
     }
 

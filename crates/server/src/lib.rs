@@ -340,6 +340,7 @@ pub async fn run(
         let source = source.on_refusal(phishing::refusal_counter(Arc::clone(&phish_desk)));
         tokio::spawn(source.run(handler, stopped(stop_rx.clone())))
     });
+    let phish_stats_saver = phishing::spawn_stats_saver(Arc::clone(&phish_desk), stop_rx.clone());
     // TAXII feeds polled into the intel store; they stop with the listeners.
     let _expiry_task = intel::spawn_expiry(Arc::clone(&intel_state), stop_rx.clone());
     let _feed_tasks = intel::spawn_feed_pollers(
@@ -380,6 +381,9 @@ pub async fn run(
     if let Some(task) = smtp_task {
         let _ = task.await;
     }
+    // After the listeners: every report they took is counted.
+    let _ = phish_stats_saver.await;
+    phishing::save_stats(Arc::clone(&phish_desk)).await;
     drop(rules_watch);
     let writer = tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     let _ = health_saver.await;

@@ -219,6 +219,46 @@ pub async fn open_desk(
         .map(Arc::new)
 }
 
+/// How often changed intake counters are saved: a `kill -9` loses at most this much.
+const STATS_SAVE_EVERY: Duration = Duration::from_secs(30);
+
+/// Saves the desk's intake counters every [`STATS_SAVE_EVERY`] while they change, until
+/// `stop` turns true (the final save is [`save_stats`], at shutdown).
+pub fn spawn_stats_saver(
+    desk: Arc<phish::Desk>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut saved = desk.stats().snapshot();
+        let mut ticks = tokio::time::interval(STATS_SAVE_EVERY);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+            if desk.stats().snapshot() != saved
+                && let Some(snapshot) = save_stats(Arc::clone(&desk)).await
+            {
+                saved = snapshot;
+            }
+        }
+    })
+}
+
+/// Writes the intake counters now; a failure is logged (the counters are not worth a
+/// failed shutdown).
+pub async fn save_stats(desk: Arc<phish::Desk>) -> Option<phish::stats::IntakeSnapshot> {
+    match tokio::task::spawn_blocking(move || desk.save_stats()).await {
+        Ok(Ok(snapshot)) => Some(snapshot),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "phishing intake counters not saved");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// The SMTP handler: extract the reported message, analyse and keep it (then `250`), and
 /// answer the reporter in the background.
 /// Reports judged malicious give their indicators to `sink`.

@@ -1170,7 +1170,9 @@
             return h("tr", { "data-testid": "user-row" },
               h("td", null, user.name),
               h("td", null, self ? t("role." + user.role) : h("select", { onchange: (e) => act(() => api("POST", "/api/v1/users/" + encodeURIComponent(user.name), { role: e.target.value })) },
-                ["viewer", "analyst", "admin"].map((r) => h("option", { value: r, selected: r === user.role }, t("role." + r))))),
+                ["viewer", "analyst", "admin"].map((r) => h("option", { value: r, selected: r === user.role }, t("role." + r)))),
+                // The claim mapping sets the role again at each provider sign-in.
+                user.oidc_issuer ? h("div", { class: "muted small", "data-testid": "user-role-note" }, t("users.rolefromprovider")) : null),
               h("td", { "data-testid": "user-signin" }, signInWays.join(" · ")),
               h("td", null, user.disabled ? h("span", { class: "badge status-closed_false_positive" }, t("users.disabled")) : locked ? h("span", { class: "badge level-high" }, t("users.locked", { time: fmtTime(user.locked_until) })) : h("span", { class: "badge status-acknowledged" }, t("users.active"))),
               h("td", null, fmtTime(user.created)),
@@ -1247,7 +1249,9 @@
         h("dt", null, "SPF"), h("dd", null, outcome(auth.spf), spfIdentity.length ? h("span", { class: "mono small" }, " " + asText(spfIdentity[1]) + " @ " + asText(spfIdentity[0])) : null),
         h("dt", null, "DMARC"), h("dd", null, outcome(auth.dmarc), auth.dmarc_policy ? h("span", { class: "muted small" }, " p=" + asText(auth.dmarc_policy)) : null),
         h("dt", null, "ARC"), h("dd", null, outcome(auth.arc)),
-        asList(auth.dns_missing).length ? [h("dt", null, t("phish.dnsmissing")), h("dd", { class: "mono small" }, asList(auth.dns_missing).slice(0, 10).map(asText).join(", "))] : null),
+        asList(auth.dns_missing).length ? [h("dt", null, t("phish.dnsmissing")), h("dd", { class: "mono small" }, asList(auth.dns_missing).slice(0, 10).map(asText).join(", "))] : null,
+        // Live DNS gave no answer: what depended on it is "not verified", not failed.
+        auth.dns_failure ? [h("dt", null, t("phish.dnsfailure")), h("dd", { "data-testid": "phish-dns-failure" }, h("span", { class: "chip warn" }, ["timeout", "unreachable", "server_error"].includes(auth.dns_failure) ? t("phish.dnsfailure." + auth.dns_failure) : asText(auth.dns_failure)), " ", h("span", { class: "muted small" }, t("phish.dnsfailure.note")))] : null),
       findingList("headers"));
     const indicators = analysis.indicators && typeof analysis.indicators === "object" ? analysis.indicators : {};
     const urls = asList(indicators.urls);
@@ -1287,7 +1291,7 @@
       kept.length ? [t("phish.intel.kept", { n: fmtNumber(kept.length) }), h("div", { class: "chips" }, kept.slice(0, 20).map((k) => h("span", { class: "chip" }, asText(asList(k)[0]) + " ← " + asText(asList(k)[1]))))] : null);
   }
 
-  // Intake counters since the server started (GET /api/v1/phish/stats).
+  // Intake counters, kept across restarts (GET /api/v1/phish/stats).
   async function intakeStats(box) {
     try {
       const s = await api("GET", "/api/v1/phish/stats");

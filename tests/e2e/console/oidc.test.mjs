@@ -50,6 +50,7 @@ async function usersPage(browser, locale, login) {
     signIn: row.querySelector("[data-testid=user-signin]").textContent,
     resetOffered: !!row.querySelector("input[type=password]"),
     note: (row.querySelector("[data-testid=user-no-password]") || { textContent: null }).textContent,
+    roleNote: (row.querySelector("[data-testid=user-role-note]") || { textContent: null }).textContent,
   })));
   await page.screenshot({ path: join(SHOTS, `oidc-04-users-${locale}.png`) });
   await context.close();

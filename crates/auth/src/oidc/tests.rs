@@ -909,3 +909,58 @@ proptest::proptest! {
         proptest::prop_assert!(verify_raw(&token, &keys).is_err());
     }
 }
+
+#[test]
+fn provider_only_users_get_a_local_password_only_by_explicit_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuthStore::open_in(dir.path()).unwrap();
+    let carla = identity("carla", "f:1", Some(Role::Analyst));
+    let OidcSignIn::Session(session) = store.sign_in_oidc(&carla, "192.0.2.1", NOW).unwrap() else {
+        panic!("refused")
+    };
+    let before = audit_actions(&store).len();
+    // A plain reset is refused: nothing changes, nothing is audited, the session lives on.
+    assert!(matches!(
+        store.set_password("carla", "carla local password", "admin", NOW + 1),
+        Err(AuthError::ProviderOnly(name)) if name == "carla"
+    ));
+    assert!(!store.user("carla").unwrap().password);
+    assert_eq!(audit_actions(&store).len(), before);
+    assert!(store.session(&session.id, NOW + 2).unwrap().is_some());
+    assert!(
+        store
+            .sign_in("carla", "carla local password", "192.0.2.1", NOW + 2)
+            .is_err()
+    );
+    // Nor can she set one herself: there is no current password to prove.
+    assert!(
+        store
+            .change_own_password("carla", "!oidc", "carla local password", NOW + 2)
+            .is_err()
+    );
+    // The admin's explicit override works and says so in the audit log.
+    let info = store
+        .set_local_password("carla", "carla local password", "admin", NOW + 3)
+        .unwrap();
+    assert!(info.password);
+    assert_eq!(info.oidc_issuer.as_deref(), Some(ISSUER));
+    let (action, detail) = audit_actions(&store).pop().unwrap();
+    assert_eq!(action, "password_changed");
+    assert_eq!(detail["local_password_for_provider_user"], true, "{detail}");
+    store
+        .sign_in("carla", "carla local password", "192.0.2.1", NOW + 4)
+        .unwrap();
+    // Now that she has one, resetting it is an ordinary reset.
+    store
+        .set_password("carla", "another local password", "admin", NOW + 5)
+        .unwrap();
+    let (_, detail) = audit_actions(&store).pop().unwrap();
+    assert_eq!(detail, json!({}));
+    // Local users are unaffected.
+    store
+        .add_user("dario", Role::Viewer, "dario password 2026", "admin", NOW)
+        .unwrap();
+    store
+        .set_password("dario", "dario password 2027", "admin", NOW + 6)
+        .unwrap();
+}

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use phish::campaigns::KeyKind;
 use phish::stats::{Channel, Refusal};
-use phish::{Analyzer, AnalyzerConfig, Desk, Forwarding, Language, OfflineDns, Submission};
+use phish::{
+    Analyzer, AnalyzerConfig, Desk, Forwarding, Language, OfflineDns, Submission, Verdict,
+};
 
 fn corpus(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -100,5 +102,100 @@ fn real_messages_of_one_campaign_group_and_others_stay_apart() {
     assert_eq!(stats.refused.recipient, 1);
     assert_eq!((stats.replies.sent, stats.replies.failed), (1, 1));
     assert_eq!(stats.failed, 0);
+
+    // Saved, the counters survive a reopen (a restart) and keep counting from there.
+    assert_eq!(desk.save_stats().unwrap(), stats);
+    drop(desk);
+    let reopen = || {
+        Desk::open(
+            &dir,
+            Analyzer::new(AnalyzerConfig::default()),
+            Arc::new(OfflineDns),
+        )
+    };
+    let desk = reopen().unwrap();
+    assert_eq!(desk.stats().snapshot(), stats);
+    desk.stats().received(Channel::Api);
+    assert_eq!(desk.stats().snapshot().received.api, 1);
+    assert_eq!(desk.stats().snapshot().since, stats.since);
+    // A damaged counters file restarts them at zero; the desk still opens.
+    drop(desk);
+    std::fs::write(dir.join("stats.json"), b"{\"since\": 1, \"received\":").unwrap();
+    let desk = reopen().unwrap();
+    assert_eq!(desk.stats().snapshot().analysed, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn campaigns_are_cached_until_a_report_is_added_or_overridden() {
+    let dir = std::env::temp_dir().join(format!("phish-campaign-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let desk = Desk::open(
+        &dir,
+        Analyzer::new(AnalyzerConfig::default()),
+        Arc::new(OfflineDns),
+    )
+    .unwrap();
+    let first = desk
+        .submit(
+            &corpus("sample-4452.eml"),
+            submission(1000, "anna@example.it"),
+        )
+        .unwrap();
+    desk.submit(
+        &corpus("sample-1020.eml"),
+        submission(1500, "luca@example.it"),
+    )
+    .unwrap();
+    assert!(desk.campaigns(100).unwrap().is_empty());
+    // A copy of the first report written behind the desk's back is not seen: the campaigns
+    // come from the cache, not from the folder.
+    let mut copy = desk.get(&first.id).unwrap();
+    copy.id = "0000000004b0-0fff".into();
+    copy.received_at = 1200;
+    std::fs::write(
+        dir.join("reports").join(format!("{}.json", copy.id)),
+        serde_json::to_vec(&copy).unwrap(),
+    )
+    .unwrap();
+    let generation = desk.generation();
+    assert!(
+        desk.campaigns(100).unwrap().is_empty(),
+        "served from the cache"
+    );
+    // Another window is computed for itself.
+    assert_eq!(desk.campaigns(50).unwrap().len(), 1);
+
+    // A new report invalidates the cache: the copy and the new report join the campaign.
+    let second = desk
+        .submit(
+            &corpus("sample-4464.eml"),
+            submission(2000, "luca@example.it"),
+        )
+        .unwrap();
+    assert!(desk.generation() > generation);
+    let campaigns = desk.campaigns(100).unwrap();
+    assert_eq!(campaigns.len(), 1, "{campaigns:#?}");
+    assert_eq!(
+        campaigns[0].reports,
+        [second.id.clone(), copy.id.clone(), first.id.clone()]
+    );
+    let before = campaigns[0].verdicts.clone();
+    assert_eq!(before.values().sum::<usize>(), 3);
+
+    // So does an override: the campaign's verdicts follow it.
+    desk.override_verdict(&second.id, "analyst", Verdict::LikelySafe, "ok", 3000)
+        .unwrap();
+    let campaigns = desk.campaigns(100).unwrap();
+    assert_eq!(
+        campaigns[0].verdicts.get("likely_safe"),
+        Some(&1),
+        "{:?}",
+        campaigns[0].verdicts
+    );
+    assert_ne!(campaigns[0].verdicts, before);
+    let (detail, members) = desk.campaign(&first.id, 100).unwrap();
+    assert_eq!(detail.reports, campaigns[0].reports);
+    assert_eq!(members[0].verdict, Verdict::LikelySafe);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,70 @@
+// A report whose live DNS lookups timed out: the Phishing page's authentication section says
+// so ("DNS timeout", the checks not verified), in English and Italian, as text.
+// Called by tests/e2e/test_phish_dns.py, which starts the server with a silent DNS server
+// and submits the report.
+// Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
+// Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const BASE = process.env.SENTINELLA_URL;
+const SHOTS = process.env.SCREENSHOTS;
+const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
+mkdirSync(SHOTS, { recursive: true });
+
+async function signIn(page, user, password) {
+  await page.goto(BASE + "/ui/");
+  await page.waitForSelector("[data-testid=signin-form]");
+  await page.fill("input[name=user]", user);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+}
+
+async function openReport(page) {
+  await page.click("[data-nav=phishing]");
+  await page.waitForSelector("[data-testid=phish-row]");
+  await page.click("[data-testid=phish-row] >> nth=0");
+  await page.waitForSelector("[data-testid=phish-analysis]");
+  await page.waitForSelector("[data-testid=phish-dns-failure]");
+  return (await page.textContent("[data-testid=phish-dns-failure]")).trim();
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const observed = { dialogs: [] };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
+    const page = await context.newPage();
+    page.on("dialog", async (dialog) => { observed.dialogs.push(dialog.message()); await dialog.dismiss(); });
+    await signIn(page, "admin", CONFIG.adminOneTime);
+    await page.waitForSelector("input[name=new]");
+    await page.fill("input[name=current]", CONFIG.adminOneTime);
+    await page.fill("input[name=new]", CONFIG.adminPassword);
+    await page.fill("input[name=repeat]", CONFIG.adminPassword);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("[data-testid=signin-form]");
+    await signIn(page, "admin", CONFIG.adminPassword);
+    await page.waitForSelector("[data-testid=whoami]");
+    observed.failureEn = await openReport(page);
+    observed.authEn = await page.textContent("[data-testid=phish-auth]");
+    await page.locator("[data-testid=phish-auth]").screenshot({ path: join(SHOTS, "phish-dns-failure-en.png") });
+    await page.selectOption("[data-testid=language]", "it");
+    observed.failureIt = await openReport(page);
+    observed.authIt = await page.textContent("[data-testid=phish-auth]");
+    await page.locator("[data-testid=phish-auth]").screenshot({ path: join(SHOTS, "phish-dns-failure-it.png") });
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(observed));
+}
+
+main().catch((error) => {
+  console.error(error && error.stack ? error.stack : String(error));
+  process.exit(1);
+});
