@@ -3,24 +3,10 @@
 // Input: env SENTINELLA_URL, SCREENSHOTS (a directory), CONSOLE_CONFIG (JSON: admin
 // one-time password, new admin password, viewer credentials).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { BASE, SHOTS, CONFIG, check, shot, launchChromium } from "./harness.mjs";
 import { join } from "node:path";
 
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
-
 const observed = { dialogs: [], steps: [], consoleErrors: [] };
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, name + ".png"), fullPage: false });
-}
 
 // No payload may have executed: no dialog, no element an injected tag would create, no
 // `javascript:` link.
@@ -49,11 +35,7 @@ async function signIn(page, user, password) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
     const page = await context.newPage();

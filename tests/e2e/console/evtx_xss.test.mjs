@@ -3,24 +3,9 @@
 // Called by tests/e2e/test_console_evtx.py, which imports the crafted EVTX file first.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({user, password}: an analyst).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
+import { BASE, CONFIG, check, shot, launchChromium } from "./harness.mjs";
 
 const observed = { dialogs: [], detailTexts: [], pivots: [] };
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, name + ".png"), fullPage: false });
-}
 
 // No payload ran: no dialog (every payload calls alert()), no element or inline handler an
 // injected tag would create, no `javascript:` link, no script but the console's own.
@@ -64,11 +49,7 @@ function fieldRow(page, field) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
     const page = await context.newPage();

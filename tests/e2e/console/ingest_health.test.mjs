@@ -2,21 +2,11 @@
 // Italian. Called by tests/e2e/test_ingest_health.py.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({user, password}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
 import { join } from "node:path";
 
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
-
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   const observed = {};
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });

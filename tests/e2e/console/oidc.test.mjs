@@ -8,14 +8,8 @@
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({provider: display name,
 // user: a mapped account, unmapped: an account without role, admin: an admin account}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
 import { join } from "node:path";
-
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
 
 const observed = {};
 
@@ -58,11 +52,7 @@ async function usersPage(browser, locale, login) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const english = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-GB" });
     const page = await english.newPage();

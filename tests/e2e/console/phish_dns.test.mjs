@@ -4,14 +4,8 @@
 // and submits the report.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
 import { join } from "node:path";
-
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
 
 async function signIn(page, user, password) {
   await page.goto(BASE + "/ui/");
@@ -31,11 +25,7 @@ async function openReport(page) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   const observed = { dialogs: [] };
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });

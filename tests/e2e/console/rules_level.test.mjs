@@ -4,14 +4,8 @@
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({analyst, analystPassword, viewer,
 // viewerPassword, rule: its title, level: the new level}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
 import { join } from "node:path";
-
-const BASE = process.env.SENTINELLA_URL;
-const SHOTS = process.env.SCREENSHOTS;
-const CONFIG = JSON.parse(process.env.CONSOLE_CONFIG);
-mkdirSync(SHOTS, { recursive: true });
 
 const observed = { dialogs: [] };
 
@@ -31,11 +25,7 @@ async function signIn(browser, user, password, locale) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     // The analyst: pick the new level; the table reloads from the API with the override.
     const analyst = await signIn(browser, CONFIG.analyst, CONFIG.analystPassword, "en-GB");
