@@ -322,7 +322,18 @@ async fn submit(
         &stored,
         phish::share::confidence(stored.score, malicious_score),
     );
-    Ok(Json(summary(&stored, true)))
+    Ok(Json(for_role(summary(&stored, true), &principal)))
+}
+
+/// Which indicators matched, with their sources and markings, is for analysts: a viewer
+/// sees the findings (they name only values of the message), not the intelligence behind.
+fn for_role(mut value: Value, principal: &Principal) -> Value {
+    if principal.role < auth::Role::Analyst
+        && let Some(analysis) = value.get_mut("analysis").and_then(Value::as_object_mut)
+    {
+        analysis.remove("intel");
+    }
+    value
 }
 
 /// The fields every answer about a report has; `full` adds the analysis.
@@ -372,10 +383,14 @@ async fn list(
     ))
 }
 
-async fn one(extension: DeskExtension, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn one(
+    extension: DeskExtension,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let desk = desk(extension)?;
     let stored = blocking(move || desk.get(&id)).await?;
-    Ok(Json(summary(&stored, true)))
+    Ok(Json(for_role(summary(&stored, true), &principal)))
 }
 
 #[derive(Debug, Deserialize)]

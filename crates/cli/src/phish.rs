@@ -49,6 +49,11 @@ struct AnalyzeArgs {
     /// offline (not verified, the receiver's results labelled as such) when absent.
     #[arg(long = "dns-server", value_name = "ADDR")]
     dns_servers: Vec<String>,
+    /// Also check links, senders and attachment hashes against the indicators of this
+    /// intelligence store (a server's `DATA_DIR/intel`; stop that server first, as for
+    /// `intel import --direct`).
+    #[arg(long, value_name = "DIR")]
+    intel: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +79,11 @@ struct EvalArgs {
     /// A folder of YARA rules (`.yar`) run over attachments and the message.
     #[arg(long)]
     yara: Option<PathBuf>,
+    /// Also check links, senders and attachment hashes against the indicators of this
+    /// intelligence store (a server's `DATA_DIR/intel`; stop that server first, as for
+    /// `intel import --direct`).
+    #[arg(long, value_name = "DIR")]
+    intel: Option<PathBuf>,
 }
 
 pub fn run(args: PhishArgs) -> anyhow::Result<()> {
@@ -81,6 +91,29 @@ pub fn run(args: PhishArgs) -> anyhow::Result<()> {
         PhishCommand::Analyze(args) => analyze(args),
         PhishCommand::Eval(args) => eval(args),
     }
+}
+
+/// Adds the indicators of the intelligence store in `dir` (its live matcher, as the server
+/// uses it).
+fn with_intel(analyzer: Analyzer, dir: Option<&Path>) -> anyhow::Result<Analyzer> {
+    let Some(dir) = dir else {
+        return Ok(analyzer);
+    };
+    anyhow::ensure!(dir.is_dir(), "--intel {}: not a folder", dir.display());
+    let (store, problems) = intel_store::IntelStore::open(dir, intel::Warninglists::default())
+        .with_context(|| format!("opening the intelligence store {}", dir.display()))?;
+    for (line, reason) in problems.iter().take(5) {
+        eprintln!("warning: {}:{line}: {reason}", dir.display());
+    }
+    let lookup = server::phishing::IntelLookup {
+        matcher: store.matcher(),
+    };
+    eprintln!(
+        "{} indicators from {}",
+        lookup.matcher.current().len(),
+        dir.display()
+    );
+    Ok(analyzer.with_known_indicators(std::sync::Arc::new(lookup)))
 }
 
 /// Adds the YARA rules of `dir`, reporting rule files that did not load.
@@ -127,6 +160,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         }),
         args.yara.as_deref(),
     )?;
+    let analyzer = with_intel(analyzer, args.intel.as_deref())?;
     let files = files_under(&args.paths)?;
     // Live DNS runs on a small runtime of its own; this thread blocks on each lookup.
     let (dns, _dns_runtime): (Box<dyn phish::DnsRecords>, _) = if args.dns_servers.is_empty() {
@@ -233,6 +267,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }),
         args.yara.as_deref(),
     )?;
+    let analyzer = with_intel(analyzer, args.intel.as_deref())?;
     let mut work: Vec<(PathBuf, bool)> = Vec::new();
     work.extend(
         files_under(std::slice::from_ref(&args.phishing))?

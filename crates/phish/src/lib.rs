@@ -23,6 +23,7 @@ pub mod domains;
 mod error;
 mod headers;
 pub mod intake;
+pub mod known;
 mod links;
 pub mod reply;
 mod report;
@@ -39,6 +40,7 @@ pub use desk::{Desk, Override, ReplyStatus, StoredReport, Submission};
 pub use dns::{DnsAnswer, DnsFailure, DnsRecords, LiveDnsSettings, OfflineDns, RecordedDns};
 pub use error::PhishError;
 pub use intake::{Forwarding, Reported, extract_reported};
+pub use known::{IntelHit, KnownIndicator, KnownIndicators, Observable};
 pub use report::{AttachmentInfo, Category, Finding, Hop, Indicators, Language, Report, Verdict};
 
 /// Whether `raw` plausibly is an email message: it starts with a header field (`Name: value`,
@@ -149,6 +151,7 @@ pub struct Analyzer {
     config: AnalyzerConfig,
     own: Vec<(String, HashSet<String>)>,
     yara: Option<std::sync::Arc<yara::YaraRules>>,
+    known: Option<std::sync::Arc<dyn KnownIndicators>>,
 }
 
 impl Analyzer {
@@ -173,12 +176,20 @@ impl Analyzer {
             config,
             own,
             yara: None,
+            known: None,
         }
     }
 
     /// Also scans attachments and the message with these YARA rules.
     pub fn with_yara(mut self, rules: std::sync::Arc<yara::YaraRules>) -> Self {
         self.yara = Some(rules);
+        self
+    }
+
+    /// Also looks the message's links, sender, sending IP and attachment hashes up in
+    /// threat intelligence.
+    pub fn with_known_indicators(mut self, known: std::sync::Arc<dyn KnownIndicators>) -> Self {
+        self.known = Some(known);
         self
     }
 
@@ -246,6 +257,10 @@ impl Analyzer {
         self.body(&mut cx, &message, sender_domain.as_deref(), 0);
         brand_links(&mut cx);
         credentials_elsewhere(&mut cx, sender_domain.as_deref());
+        let intel = match &self.known {
+            Some(known) => known::check(&mut cx, known.as_ref()),
+            None => Vec::new(),
+        };
         let Context {
             out,
             indicators,
@@ -269,6 +284,7 @@ impl Analyzer {
             received: header_facts.received,
             auth: header_facts.auth,
             indicators,
+            intel,
         }
     }
 
@@ -283,6 +299,7 @@ impl Analyzer {
             received: Vec::new(),
             auth: auth::AuthCheck::empty(),
             indicators: Indicators::default(),
+            intel: Vec::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::auth::AuthCheck;
+use crate::known::IntelHit;
 
 /// What kind of evidence a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,6 +19,8 @@ pub enum Category {
     Text,
     /// Parts that could not be analysed.
     Analysis,
+    /// Values threat intelligence already lists as malicious.
+    Intelligence,
 }
 
 /// One reason behind the verdict.
@@ -139,6 +142,9 @@ pub struct Report {
     /// Our own authentication check.
     pub auth: AuthCheck,
     pub indicators: Indicators,
+    /// Values of the message that threat intelligence knows (empty without intelligence).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub intel: Vec<IntelHit>,
 }
 
 impl Report {

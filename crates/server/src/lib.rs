@@ -270,7 +270,14 @@ pub async fn run(
     let es_router = ingest::sources::elasticsearch::router(pipeline.intake(), es_auth)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS));
     // The phishing desk behind `/api/v1/phish` and, when configured, its SMTP intake.
-    let phish_desk = phishing::open_desk(&config.phish, &config.data_dir).await?;
+    let phish_desk = phishing::open_desk(
+        &config.phish,
+        &config.data_dir,
+        Some(phishing::IntelLookup {
+            matcher: intel_state.lock_matcher(),
+        }),
+    )
+    .await?;
     let phish_intel = config.phish.intel_settings()?;
     let api_router = api_router
         .layer(axum::Extension(Arc::clone(&phish_desk)))

@@ -187,15 +187,58 @@ impl Default for PhishConfig {
     }
 }
 
-/// Opens the desk under `DATA_DIR/phish`.
+/// Threat intelligence as the phishing analyzer sees it: the live matcher (the one events
+/// are matched with), without TLP:RED indicators — a verdict sent to a reporter must not
+/// rest on what only the indicator's named recipients may know. TLP:AMBER(+STRICT) may be
+/// used: the reporter belongs to the organisation and needs it to protect it.
+#[derive(Debug, Clone)]
+pub struct IntelLookup {
+    pub matcher: intel::SharedMatcher,
+}
+
+impl phish::KnownIndicators for IntelLookup {
+    fn lookup(&self, observable: phish::Observable<'_>) -> Option<phish::KnownIndicator> {
+        use intel::IndicatorKind as Kind;
+        use phish::Observable;
+        let matcher = self.matcher.current();
+        let found = match observable {
+            Observable::Url(url) => matcher.lookup_value(Kind::Url, url),
+            Observable::Domain(name) => matcher.lookup_domain(name),
+            Observable::Ip(ip) => matcher.lookup_ip(ip),
+            Observable::Email(address) => matcher.lookup_value(Kind::Email, address),
+            Observable::Md5(hash) => matcher.lookup_value(Kind::Md5, hash),
+            Observable::Sha1(hash) => matcher.lookup_value(Kind::Sha1, hash),
+            Observable::Sha256(hash) => matcher.lookup_value(Kind::Sha256, hash),
+        }?;
+        let indicator = found.indicator();
+        if indicator.tlp >= intel::Tlp::Red {
+            return None;
+        }
+        Some(phish::KnownIndicator {
+            id: indicator.id,
+            kind: indicator.kind.as_str().to_owned(),
+            value: indicator.value,
+            source: indicator.sources.join(", "),
+            confidence: indicator.confidence,
+            tlp: indicator.tlp.as_str().to_owned(),
+        })
+    }
+}
+
+/// Opens the desk under `DATA_DIR/phish`; with `intel`, reports are also checked against
+/// the indicators.
 pub async fn open_desk(
     config: &PhishConfig,
     data_dir: &std::path::Path,
+    intel: Option<IntelLookup>,
 ) -> anyhow::Result<Arc<phish::Desk>> {
     let mut analyzer = phish::Analyzer::new(phish::AnalyzerConfig {
         own_domains: config.own_domains.clone(),
         ..phish::AnalyzerConfig::default()
     });
+    if let Some(intel) = intel {
+        analyzer = analyzer.with_known_indicators(Arc::new(intel));
+    }
     if let Some(dir) = config.yara_dir.clone() {
         let rules = tokio::task::spawn_blocking(move || phish::yara::YaraRules::load_dir(&dir))
             .await?

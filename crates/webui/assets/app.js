@@ -1275,8 +1275,23 @@
       h("div", { class: "card-title" }, t("phish.route")),
       h("ol", { class: "reasons mono small" }, hops.slice(0, 30).map((hop) => h("li", null, [asText(hop && hop.from), hop && hop.ip ? "[" + asText(hop.ip) + "]" : "", "→", asText(hop && hop.by)].filter(Boolean).join(" "))))) : null;
     const other = ["text", "analysis"].map(findingList).filter(Boolean);
+    // Values threat intelligence already lists (analysts also get the indicator behind).
+    const intelHits = asList(analysis.intel);
+    const intelFindings = findingList("intelligence");
+    const intelBlock = intelFindings || intelHits.length ? h("div", { "data-testid": "phish-intel" },
+      h("div", { class: "card-title" }, t("phish.intel")),
+      intelFindings,
+      intelHits.length ? h("div", { class: "table-wrap" }, h("table", { class: "grid" },
+        h("thead", null, h("tr", null, [t("phish.intel.place"), t("phish.intel.observed"), t("phish.intel.indicator"), t("phish.intel.source"), "TLP"].map((c) => h("th", null, c)))),
+        h("tbody", null, intelHits.slice(0, 20).map((hit) => {
+          const ind = hit && typeof hit.indicator === "object" && hit.indicator ? hit.indicator : {};
+          return h("tr", { "data-testid": "phish-intel-hit" },
+            h("td", null, asText(hit && hit.place)), h("td", { class: "mono small msg" }, asText(hit && hit.observed)),
+            h("td", { class: "mono small msg" }, asText(ind.kind) + ": " + asText(ind.value)),
+            h("td", { class: "small" }, asText(ind.source)), h("td", null, h("span", { class: "chip" }, asText(ind.tlp).toUpperCase())));
+        })))) : null) : null;
     return h("div", { class: "card phish-analysis", "data-testid": "phish-analysis" },
-      authBlock, linksBlock, attachmentsBlock, routeBlock,
+      intelBlock, authBlock, linksBlock, attachmentsBlock, routeBlock,
       other.length ? [h("div", { class: "card-title" }, t("phish.otherfindings")), other] : null);
   }
 

@@ -8,5 +8,6 @@ mod dns_failures;
 mod findings;
 mod hostile;
 mod intake;
+mod known;
 mod signals;
 mod yara;

@@ -1,0 +1,217 @@
+//! What threat intelligence already knows about a message: its links, their domains, the
+//! sender's address and domains, the sending IP and the attachments' hashes are looked up
+//! in the indicator set. A value intelligence lists as malicious decides the verdict on its
+//! own; the reason given to the reporter names the value from their own message, never the
+//! source or marking of the indicator (those are in [`IntelHit`], for analysts).
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::Context;
+use crate::report::Category;
+
+/// A value of the message to look up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observable<'a> {
+    Url(&'a str),
+    Domain(&'a str),
+    Ip(IpAddr),
+    Email(&'a str),
+    Md5(&'a str),
+    Sha1(&'a str),
+    Sha256(&'a str),
+}
+
+/// The indicator a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownIndicator {
+    /// The indicator's id (`indicator--…`).
+    pub id: String,
+    /// Its kind and value as intelligence holds them (a domain may cover the link's host).
+    pub kind: String,
+    pub value: String,
+    /// Where intelligence has it from (feed, partner, phishing report).
+    pub source: String,
+    pub confidence: u8,
+    pub tlp: String,
+}
+
+/// The indicator set as the analyzer sees it. The server implements it over the live
+/// matcher; tests and offline runs over indicator files.
+pub trait KnownIndicators: Send + Sync + std::fmt::Debug {
+    /// The indicator for `observable`, if intelligence lists it as malicious and the answer
+    /// may be used in a verdict given to the reporter.
+    fn lookup(&self, observable: Observable<'_>) -> Option<KnownIndicator>;
+}
+
+/// One value of the message that intelligence knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntelHit {
+    /// Where in the message: `link`, `link_domain`, `sender`, `sender_domain`, `origin_ip`,
+    /// `attachment`.
+    pub place: &'static str,
+    /// The value as it appears in the message.
+    pub observed: String,
+    pub indicator: KnownIndicator,
+}
+
+/// An owned [`Observable`].
+enum Query {
+    Url(String),
+    Domain(String),
+    Ip(IpAddr),
+    Email(String),
+    Md5(String),
+    Sha1(String),
+    Sha256(String),
+}
+
+impl Query {
+    fn observable(&self) -> Observable<'_> {
+        match self {
+            Query::Url(v) => Observable::Url(v),
+            Query::Domain(v) => Observable::Domain(v),
+            Query::Ip(ip) => Observable::Ip(*ip),
+            Query::Email(v) => Observable::Email(v),
+            Query::Md5(v) => Observable::Md5(v),
+            Query::Sha1(v) => Observable::Sha1(v),
+            Query::Sha256(v) => Observable::Sha256(v),
+        }
+    }
+}
+
+/// At most this many values are looked up per message (links are capped upstream too).
+const MAX_LOOKUPS: usize = 300;
+/// At most this many hits are kept per message.
+const MAX_HITS: usize = 20;
+
+/// Looks up the message's values and adds one finding per place that intelligence knows.
+pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelHit> {
+    // (place, value as observed, what to look up)
+    let mut queries: Vec<(&'static str, String, Query)> = Vec::new();
+    let indicators = &cx.indicators;
+    for url in &indicators.urls {
+        queries.push(("link", url.clone(), Query::Url(url.clone())));
+        // The link's own host (`login.evil.example`), then its registrable domain below.
+        match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+            Some(url::Host::Domain(host)) => {
+                let host = host.to_ascii_lowercase();
+                queries.push(("link_domain", host.clone(), Query::Domain(host)));
+            }
+            Some(url::Host::Ipv4(ip)) => {
+                queries.push(("link_domain", ip.to_string(), Query::Ip(ip.into())));
+            }
+            Some(url::Host::Ipv6(ip)) => {
+                queries.push(("link_domain", ip.to_string(), Query::Ip(ip.into())));
+            }
+            None => {}
+        }
+    }
+    for domain in &indicators.domains {
+        queries.push(("link_domain", domain.clone(), Query::Domain(domain.clone())));
+    }
+    if let Some(address) = &indicators.from_address {
+        queries.push(("sender", address.clone(), Query::Email(address.clone())));
+    }
+    for domain in &indicators.sender_domains {
+        queries.push((
+            "sender_domain",
+            domain.clone(),
+            Query::Domain(domain.clone()),
+        ));
+    }
+    if let Some(text) = &indicators.origin_ip
+        && let Ok(ip) = text.parse::<IpAddr>()
+    {
+        queries.push(("origin_ip", text.clone(), Query::Ip(ip)));
+    }
+    for attachment in &cx.attachments {
+        for hash in [
+            Query::Sha256(attachment.sha256.clone()),
+            Query::Sha1(attachment.sha1.clone()),
+            Query::Md5(attachment.md5.clone()),
+        ] {
+            queries.push(("attachment", attachment.name.clone(), hash));
+        }
+    }
+    let mut hits: Vec<IntelHit> = Vec::new();
+    for (place, observed, query) in queries.into_iter().take(MAX_LOOKUPS) {
+        if hits.len() >= MAX_HITS {
+            break;
+        }
+        // One hit per place and value (an attachment found by two hashes counts once).
+        if hits
+            .iter()
+            .any(|h| h.place == place && h.observed == observed)
+        {
+            continue;
+        }
+        if let Some(indicator) = known.lookup(query.observable()) {
+            hits.push(IntelHit {
+                place,
+                observed,
+                indicator,
+            });
+        }
+    }
+    let of = |places: &[&str]| -> Vec<&str> {
+        let mut values: Vec<&str> = hits
+            .iter()
+            .filter(|h| places.contains(&h.place))
+            .map(|h| h.observed.as_str())
+            .collect();
+        values.dedup();
+        values.truncate(3);
+        values
+    };
+    let links = of(&["link", "link_domain"]);
+    if !links.is_empty() {
+        let shown = links.join(", ");
+        cx.out.add(
+            "intel.known_link",
+            Category::Intelligence,
+            8,
+            format!("a link leads to a site our threat intelligence lists as malicious ({shown})"),
+            format!("un link porta a un sito che la nostra threat intelligence elenca come malevolo ({shown})"),
+        );
+    }
+    let sender = of(&["sender", "sender_domain"]);
+    if !sender.is_empty() {
+        let shown = sender.join(", ");
+        cx.out.add(
+            "intel.known_sender",
+            Category::Intelligence,
+            8,
+            format!("the sender is listed as malicious by our threat intelligence ({shown})"),
+            format!(
+                "il mittente è elencato come malevolo dalla nostra threat intelligence ({shown})"
+            ),
+        );
+    }
+    let origin = of(&["origin_ip"]);
+    if !origin.is_empty() {
+        let shown = origin.join(", ");
+        // A sending address on a blocklist is strong but not decisive alone: shared mail
+        // platforms' addresses get listed too.
+        cx.out.add(
+            "intel.known_origin",
+            Category::Intelligence,
+            4,
+            format!("the message was sent from an Internet address our threat intelligence lists as malicious ({shown})"),
+            format!("il messaggio è stato inviato da un indirizzo Internet che la nostra threat intelligence elenca come malevolo ({shown})"),
+        );
+    }
+    let files = of(&["attachment"]);
+    if !files.is_empty() {
+        let shown = files.join(", ");
+        cx.out.add(
+            "intel.known_attachment",
+            Category::Intelligence,
+            8,
+            format!("an attachment is a file our threat intelligence lists as malicious ({shown})"),
+            format!("un allegato è un file che la nostra threat intelligence elenca come malevolo ({shown})"),
+        );
+    }
+    hits
+}

@@ -1,0 +1,66 @@
+// A report judged by threat intelligence: the Phishing page shows the "Known to threat
+// intelligence" section with the finding and the indicator behind it (source, TLP), in
+// English and Italian, as text — the attachment name matched here is an HTML payload.
+// Called by tests/e2e/test_phish_intel.py, which imports the indicator and submits the report.
+// Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
+// Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
+import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
+import { join } from "node:path";
+
+async function signIn(page, user, password) {
+  await page.goto(BASE + "/ui/");
+  await page.waitForSelector("[data-testid=signin-form]");
+  await page.fill("input[name=user]", user);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+}
+
+async function openIntel(page) {
+  await page.click("[data-nav=phishing]");
+  await page.waitForSelector("[data-testid=phish-row]");
+  await page.click("[data-testid=phish-row] >> nth=0");
+  await page.waitForSelector("[data-testid=phish-intel]");
+  return page.evaluate(() => {
+    const block = document.querySelector("[data-testid=phish-intel]");
+    return {
+      text: block.textContent,
+      hits: [...block.querySelectorAll("[data-testid=phish-intel-hit]")].map((row) => [...row.cells].map((c) => c.textContent)),
+      // Anything the payload could have become: elements, handlers, script URLs.
+      injected: block.querySelectorAll("img, script, svg, iframe, [onerror], [onload]").length,
+      pageInjected: document.querySelectorAll("img[src=x], [onerror]").length,
+    };
+  });
+}
+
+async function main() {
+  const browser = await launchChromium();
+  const observed = { dialogs: [] };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
+    const page = await context.newPage();
+    page.on("dialog", async (dialog) => { observed.dialogs.push(dialog.message()); await dialog.dismiss(); });
+    await signIn(page, "admin", CONFIG.adminOneTime);
+    await page.waitForSelector("input[name=new]");
+    await page.fill("input[name=current]", CONFIG.adminOneTime);
+    await page.fill("input[name=new]", CONFIG.adminPassword);
+    await page.fill("input[name=repeat]", CONFIG.adminPassword);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("[data-testid=signin-form]");
+    await signIn(page, "admin", CONFIG.adminPassword);
+    await page.waitForSelector("[data-testid=whoami]");
+    observed.en = await openIntel(page);
+    await page.locator("[data-testid=phish-intel]").screenshot({ path: join(SHOTS, "phish-intel-en.png") });
+    await page.selectOption("[data-testid=language]", "it");
+    observed.it = await openIntel(page);
+    await page.locator("[data-testid=phish-intel]").screenshot({ path: join(SHOTS, "phish-intel-it.png") });
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(observed));
+}
+
+main().catch((error) => {
+  console.error(error && error.stack ? error.stack : String(error));
+  process.exit(1);
+});
