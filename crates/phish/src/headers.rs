@@ -47,7 +47,10 @@ pub(crate) fn check(
         .trim()
         .to_owned();
     let from_domain = from_address.as_deref().and_then(domain_of);
-    let is_list = !message.list_id().is_empty()
+    // A mailing list rewrites Reply-To and the envelope. Only a real list identifier counts
+    // (RFC 2919: `<label.namespace>`, with a dot): bulk senders add `List-Id: x <Name>` to
+    // borrow the exemption.
+    let is_list = is_list_id(message.header_raw("List-Id").unwrap_or_default())
         || !message.list_post().is_empty()
         || message.header("Mailing-List").is_some();
     cx.indicators.from_address = from_address.clone();
@@ -209,6 +212,19 @@ pub(crate) fn check(
         );
     }
 
+    // Words run together with dots or underscores (`Transfer__to__your__Bitcoin__address`,
+    // `Now.get.up.to.1.BTC`): written so that filters do not see the words people read.
+    let subject = message.subject().unwrap_or_default();
+    if is_joined_words(subject) {
+        cx.out.add(
+            "header.subject_joined_words",
+            Category::Headers,
+            2,
+            format!("the subject runs its words together with dots or underscores (\"{subject}\"), a trick to dodge filters"),
+            format!("l'oggetto unisce le parole con punti o trattini bassi (\"{subject}\"), un trucco per eludere i filtri"),
+        );
+    }
+
     if message.message_id().is_none() {
         cx.out.add(
             "header.no_message_id",
@@ -268,6 +284,92 @@ fn sender_mailbox(cx: &mut Context, address: &str, domain: &str) {
             format!("la casella del mittente \"{local}\" è una stringa casuale, tipica di chi invia in massa cambiando indirizzo a ogni messaggio"),
         );
     }
+}
+
+/// DMARC's relaxed alignment: an SPF-authenticated envelope domain or a DKIM signing domain
+/// in the From domain's organisation.
+fn aligned<'a>(
+    from_domain: &str,
+    spf_domain: Option<&str>,
+    dkim_domains: impl IntoIterator<Item = &'a str>,
+) -> bool {
+    let from = domains::registrable(from_domain);
+    spf_domain.is_some_and(|d| domains::registrable(d) == from)
+        || dkim_domains
+            .into_iter()
+            .any(|d| domains::registrable(d) == from)
+}
+
+/// A well-known brand's own domain in From, with nothing authenticating it: the address was
+/// forged (brands sign their mail; a missing DMARC record only hides the failure).
+fn brand_domain_unauthenticated(cx: &mut Context, from_domain: &str, how_en: &str, how_it: &str) {
+    let registrable = domains::registrable(from_domain);
+    let Some((brand, _)) = domains::lists()
+        .brands
+        .iter()
+        .find(|(_, brand_domains)| brand_domains.contains(&registrable))
+    else {
+        return;
+    };
+    cx.out.add(
+        "auth.brand_domain_unauthenticated",
+        Category::Headers,
+        4,
+        format!("the message claims to come from {brand}'s own domain {from_domain}, but neither SPF nor DKIM authenticates it as {brand} ({how_en})"),
+        format!("il messaggio dice di arrivare dal dominio di {brand} {from_domain}, ma né SPF né DKIM lo autenticano come {brand} ({how_it})"),
+    );
+}
+
+/// RFC 2919 list identifier: `<label.namespace>` (or the bare id), with a dot.
+fn is_list_id(raw: &str) -> bool {
+    let raw = raw.trim();
+    let id = match (raw.rfind('<'), raw.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &raw[start + 1..end],
+        _ => raw,
+    };
+    let id = id.trim();
+    id.contains('.')
+        && !id.starts_with('.')
+        && !id.ends_with('.')
+        && !id.contains(char::is_whitespace)
+}
+
+/// Four or more words joined by one kind of separator (`.` or `_`), with no space: not a
+/// file name (`db_based_whitelist.t` mixes both), a version, or an ellipsis (`glub...glub`:
+/// repeated words).
+fn is_joined_words(subject: &str) -> bool {
+    subject.split_whitespace().any(|token| {
+        // Both kinds between letters is a file name (`db_based_whitelist.t`); a dot inside a
+        // number (`0.7495`) is not a joiner.
+        let between_letters = |sep: char| {
+            token
+                .char_indices()
+                .filter(|(_, c)| *c == sep)
+                .any(|(i, _)| {
+                    let before = token[..i].chars().next_back();
+                    let after = token[i + sep.len_utf8()..].chars().next();
+                    before.is_some_and(|c| c.is_alphabetic() || c == sep)
+                        && after.is_some_and(|c| c.is_alphabetic() || c == sep)
+                })
+        };
+        if token.contains(['@', '/']) || (between_letters('.') && between_letters('_')) {
+            return false;
+        }
+        // A host name (`www.lists.example.org`): its last label is a known suffix.
+        let host = token.trim_matches(|c: char| !c.is_alphanumeric()).to_ascii_lowercase();
+        if !token.contains('_') && psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known()) {
+            return false;
+        }
+        let words: Vec<&str> = token.split(['.', '_']).filter(|w| !w.is_empty()).collect();
+        let mut distinct: Vec<String> = words
+            .iter()
+            .filter(|w| w.chars().count() >= 2 && w.chars().all(char::is_alphabetic))
+            .map(|w| w.to_lowercase())
+            .collect();
+        distinct.sort();
+        distinct.dedup();
+        words.len() >= 4 && distinct.len() >= 3
+    })
 }
 
 /// Letters only, with upper case scattered inside (`lwInMxAeQ`), unlike words, names and
@@ -362,6 +464,18 @@ fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &st
             2,
             format!("the sender's name \"{from_name}\" carries a long reference number, a trick to look official"),
             format!("il nome del mittente \"{from_name}\" contiene un lungo numero di riferimento, un trucco per sembrare ufficiale"),
+        );
+    }
+
+    // An order, invoice or payment notice from a free mailbox: businesses bill from their
+    // own domains; fake invoices and "call us to cancel" (callback) scams come from Gmail.
+    if freemail && let Some(word) = transaction_word(subject) {
+        cx.out.add(
+            "header.freemail_transaction",
+            Category::Headers,
+            3,
+            format!("a notice about an order or payment (\"{word}\") comes from a free mailbox ({domain}), not from a business's own domain"),
+            format!("un avviso su un ordine o un pagamento (\"{word}\") arriva da una casella gratuita ({domain}), non dal dominio di un'azienda"),
         );
     }
 
@@ -533,6 +647,8 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
         /// (brand, its skeleton, ambiguous), the longest (most specific) name first.
         brands: Vec<(&'static str, String, bool)>,
         service_words: Vec<String>,
+        /// "from", folded like the name.
+        from: String,
     }
     static FOLDED: std::sync::OnceLock<Folded> = std::sync::OnceLock::new();
     let folded = FOLDED.get_or_init(|| {
@@ -546,6 +662,7 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
         Folded {
             brands,
             service_words: SERVICE_WORDS.iter().map(|w| fold(w)).collect(),
+            from: fold("from"),
         }
     });
     let skeleton_name = fold(from_name);
@@ -562,10 +679,12 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
                 // A name that is also a common word or first name ("Ledger", "Chase")
                 // counts only when the display name is nothing but the brand and service
                 // words ("Ledger Support").
-                words.contains(&skeleton.as_str())
+                (words.contains(&skeleton.as_str())
                     && words
                         .iter()
-                        .all(|w| w == skeleton || folded.service_words.iter().any(|s| s == w))
+                        .all(|w| w == skeleton || folded.service_words.iter().any(|s| s == w)))
+                    // "Katie from Ledger": someone speaking for the brand.
+                    || matches!(words.as_slice(), [.., from, last] if *last == skeleton && *from == folded.from)
             } else {
                 words.contains(&skeleton.as_str())
                     || (brand.len() >= 6 && squashed.contains(skeleton.as_str()))
@@ -579,6 +698,59 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
 fn fold(text: &str) -> String {
     domains::skeleton(&domains::skeleton(text))
 }
+
+/// A subject word announcing an order, invoice, payment or subscription.
+fn transaction_word(subject: &str) -> Option<&'static str> {
+    let lower = subject.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find_map(|w| TRANSACTION_WORDS.iter().find(|t| **t == w).copied())
+}
+
+/// Orders, invoices, receipts, payments, subscriptions and refunds in EN, IT, PT, ES, FR, DE
+/// and NL.
+const TRANSACTION_WORDS: &[&str] = &[
+    "invoice",
+    "order",
+    "purchase",
+    "receipt",
+    "transaction",
+    "payment",
+    "subscription",
+    "renewal",
+    "refund",
+    "billing",
+    "fattura",
+    "ordine",
+    "pagamento",
+    "ricevuta",
+    "abbonamento",
+    "rimborso",
+    "fatura",
+    "pedido",
+    "compra",
+    "transação",
+    "transacao",
+    "recibo",
+    "assinatura",
+    "reembolso",
+    "factura",
+    "suscripción",
+    "facture",
+    "commande",
+    "paiement",
+    "abonnement",
+    "remboursement",
+    "reçu",
+    "rechnung",
+    "bestellung",
+    "zahlung",
+    "rückerstattung",
+    "quittung",
+    "factuur",
+    "bestelling",
+    "betaling",
+];
 
 /// Words that accompany a brand in the display name of its own service mail.
 const SERVICE_WORDS: &[&str] = &[
@@ -827,6 +999,35 @@ fn authentication(
             ),
         );
     }
+    // Our own verdicts: a brand's own domain in From that nothing authenticates.
+    if let Some(from_domain) = from_domain
+        && matches!(check.spf, Outcome::Pass | Outcome::Fail | Outcome::SoftFail)
+        && check.dmarc != Outcome::Pass
+    {
+        let spf_domain = check
+            .spf_identity
+            .as_ref()
+            .and_then(|(_, sender)| domain_of(sender));
+        let aligned = aligned(
+            from_domain,
+            (check.spf == Outcome::Pass)
+                .then_some(spf_domain.as_deref())
+                .flatten(),
+            check
+                .dkim
+                .iter()
+                .filter(|(_, o)| *o == Outcome::Pass)
+                .map(|(d, _)| d.as_str()),
+        );
+        if !aligned {
+            brand_domain_unauthenticated(
+                cx,
+                from_domain,
+                "verified by Sentinella",
+                "verificato da Sentinella",
+            );
+        }
+    }
     if verified_any || !cx.analyzer.config.trust_receiver_auth_results {
         return;
     }
@@ -908,6 +1109,34 @@ fn authentication(
             format!("the DKIM signature failed ({provenance_en})"),
             format!("la firma DKIM non è valida ({provenance_it})"),
         );
+    }
+    // The receiver's view of alignment: which domains its SPF and DKIM passes vouch for.
+    if let Some(from_domain) = from_domain
+        && !matches!(dmarc.as_deref(), Some("pass" | "bestguesspass"))
+    {
+        let mailfrom = value("smtp.mailfrom=").and_then(|v| domain_of(&v).or(Some(v)));
+        // Every passing signature: `dkim=pass … header.d=a; dkim=pass … header.d=b`.
+        let mut signers: Vec<&str> = Vec::new();
+        let mut last_dkim = "";
+        for token in results.split([';', ' ', '\n', '\t', '\r']) {
+            if let Some(outcome) = token.strip_prefix("dkim=") {
+                last_dkim = outcome;
+            } else if let Some(domain) = token.strip_prefix("header.d=")
+                && last_dkim == "pass"
+            {
+                signers.push(domain.trim_end_matches([',', ')']));
+            }
+        }
+        let aligned = aligned(
+            from_domain,
+            (spf.as_deref() == Some("pass"))
+                .then_some(mailfrom.as_deref())
+                .flatten(),
+            signers,
+        );
+        if !aligned {
+            brand_domain_unauthenticated(cx, from_domain, &provenance_en, &provenance_it);
+        }
     }
     let none = |v: &Option<String>| {
         v.as_deref()

@@ -248,6 +248,7 @@ impl Analyzer {
             seen_urls: HashSet::new(),
             claimed_brand: None,
             asks_credentials: false,
+            text_brand: None,
         };
         let header_facts = headers::check(&mut cx, &message, raw, dns);
         if let Some(rules) = &self.yara {
@@ -257,6 +258,8 @@ impl Analyzer {
         self.body(&mut cx, &message, sender_domain.as_deref(), 0);
         brand_links(&mut cx);
         credentials_elsewhere(&mut cx, sender_domain.as_deref());
+        platform_links(&mut cx, sender_domain.as_deref());
+        brand_bill_from_freemail(&mut cx);
         let intel = match &self.known {
             Some(known) => known::check(&mut cx, known.as_ref()),
             None => Vec::new(),
@@ -314,6 +317,7 @@ impl Analyzer {
             if let Some(body) = part.text_contents() {
                 if part.is_text_html() {
                     links::html(cx, body, sender_domain);
+                    text::offscreen(cx, body);
                     text.push_str(&links::html_to_text(body));
                 } else {
                     links::plain(cx, body, sender_domain);
@@ -327,6 +331,7 @@ impl Analyzer {
                 && part.is_text_html()
             {
                 links::html(cx, body, sender_domain);
+                text::offscreen(cx, body);
                 if text.len() < 200 {
                     text.push_str(&links::html_to_text(body));
                 }
@@ -408,6 +413,44 @@ fn credentials_elsewhere(cx: &mut Context, sender_domain: Option<&str>) {
     }
 }
 
+/// A sender on an app platform's tenant domain (`x.firebaseapp.com`) whose links all lead
+/// elsewhere: an app's own mail (sign-in links, password resets) leads to the app.
+fn platform_links(cx: &mut Context, sender_domain: Option<&str>) {
+    let Some(sender) = sender_domain else { return };
+    if !cx.out.has("header.free_hosting_sender") {
+        return;
+    }
+    let sender = domains::registrable(sender);
+    let link_domains = &cx.indicators.domains;
+    if !link_domains.is_empty() && !link_domains.contains(&sender) {
+        let shown: Vec<&str> = link_domains.iter().take(3).map(String::as_str).collect();
+        cx.out.add(
+            "link.platform_elsewhere",
+            Category::Links,
+            1,
+            format!("the sender is an app platform address ({sender}) but its links lead elsewhere (to {}): an app's own mail leads to the app", shown.join(", ")),
+            format!("il mittente è un indirizzo di una piattaforma di app ({sender}) ma i suoi link portano altrove (a {}): la posta di un'app porta all'app", shown.join(", ")),
+        );
+    }
+}
+
+/// An order or payment notice from a free mailbox that bills in a brand's name ("your
+/// PayPal invoice", "Geek Squad renewal"): brands do not bill from Gmail; this is the
+/// fake-invoice and callback-scam pattern.
+fn brand_bill_from_freemail(cx: &mut Context) {
+    if let Some(brand) = cx.text_brand
+        && cx.out.has("header.freemail_transaction")
+    {
+        cx.out.add(
+            "text.brand_bill_from_freemail",
+            Category::Text,
+            2,
+            format!("the notice is written in the name of {brand}, which does not send bills or orders from a free mailbox"),
+            format!("l'avviso è scritto a nome di {brand}, che non invia fatture o ordini da una casella gratuita"),
+        );
+    }
+}
+
 /// State of one analysis, passed to every check.
 pub(crate) struct Context<'a> {
     pub analyzer: &'a Analyzer,
@@ -419,6 +462,8 @@ pub(crate) struct Context<'a> {
     pub claimed_brand: Option<&'static str>,
     /// The text asks for credentials (passwords, logins, wallets).
     pub asks_credentials: bool,
+    /// A well-known brand the text names ("PayPal", "Pay Pal"), ambiguous names excluded.
+    pub text_brand: Option<&'static str>,
 }
 
 impl Context<'_> {

@@ -591,6 +591,9 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase();
+    if cx.text_brand.is_none() {
+        cx.text_brand = named_brand(&text);
+    }
     let mut all: Vec<(Cue, &str)> = hits(&text).collect();
     // The amount counts once, whether in words ("million euros") or in figures.
     let sum_in_words = all.iter().any(|(_, phrase)| SUM_PHRASES.contains(phrase));
@@ -720,6 +723,65 @@ fn phrases_of(hits: &[(Cue, &'static str)], family: Cue) -> Vec<&'static str> {
         }
     }
     phrases
+}
+
+/// The first well-known brand the (lower-case) text names, as a word or two words run
+/// together ("pay pal"); names that are also common words are left out.
+fn named_brand(text: &str) -> Option<&'static str> {
+    let lists = crate::domains::lists();
+    let brand = |candidate: &str| {
+        lists
+            .brands
+            .get_key_value(candidate)
+            .filter(|(name, _)| !lists.ambiguous_brands.contains(*name))
+            .map(|(name, _)| name.as_str())
+    };
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(5_000)
+        .collect();
+    let mut pair = String::new();
+    words.iter().enumerate().find_map(|(i, word)| {
+        brand(word).or_else(|| {
+            let next = words.get(i + 1)?;
+            if word.len() + next.len() > 24 {
+                return None;
+            }
+            pair.clear();
+            pair.push_str(word);
+            pair.push_str(next);
+            brand(&pair)
+        })
+    })
+}
+
+/// Text pushed far outside the visible page (`margin-top: 470500px`, `height: 10000vh`):
+/// words written for filters, not for the reader ("hidden text salting", often a real
+/// newsletter's text to make the message look legitimate). Layouts use hundreds of
+/// pixels, not tens of thousands.
+pub(crate) fn offscreen(cx: &mut Context, html: &str) {
+    static OFFSCREEN: OnceLock<Regex> = OnceLock::new();
+    let pattern = OFFSCREEN.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:margin|top|left|right|bottom|height|padding|text-indent|line-height)[-a-z]*\s*:\s*-?\d{5,}(?:\.\d+)?\s*(?:px|vh|em|rem|pt)|(?-u:\b)\d{4,}(?:vh|vw)(?-u:\b)",
+        )
+        .expect("static regex")
+    });
+    let mut end = html.len().min(MAX_TEXT_BYTES);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(found) = pattern.find(&html[..end]) {
+        let css = found.as_str();
+        cx.out.add(
+            "text.hidden_offscreen",
+            Category::Text,
+            3,
+            format!("the message hides text far outside the visible page ({css}): words meant for filters, not for you"),
+            format!("il messaggio nasconde testo molto fuori dalla pagina visibile ({css}): parole pensate per i filtri, non per te"),
+        );
+    }
 }
 
 /// Characters that make words unreadable to filters while people still read them:

@@ -303,3 +303,179 @@ proptest::proptest! {
         let _ = looks_like_message(&raw);
     }
 }
+
+// Third round (docs/phishing-eval.md).
+
+fn with_headers(extra: &str) -> String {
+    PLAIN.replace("Message-ID:", &format!("{extra}\nMessage-ID:"))
+}
+
+#[test]
+fn list_exemption_needs_a_real_list_identifier() {
+    let reply_elsewhere = "Reply-To: offers@another-company.example.com";
+    fires(&with_headers(reply_elsewhere), "header.reply_to_mismatch");
+    // RFC 2919: `<label.namespace>`. A bare label is not a list identifier.
+    fires(
+        &with_headers(&format!(
+            "{reply_elsewhere}\nList-Id: jw316v6bpne4c <Offers>"
+        )),
+        "header.reply_to_mismatch",
+    );
+    silent(
+        &with_headers(&format!(
+            "{reply_elsewhere}\nList-Id: Announcements <announce.lists.example.org>"
+        )),
+        "header.reply_to_mismatch",
+    );
+}
+
+#[test]
+fn order_notice_from_a_free_mailbox() {
+    let gmail = |subject: &str| {
+        with_from("Manuel Nelson <chx.dtwen@gmail.com>")
+            .replace("Subject: Verbale riunione", &format!("Subject: {subject}"))
+    };
+    fires(
+        &gmail("Your order 467290 is on its way!"),
+        "header.freemail_transaction",
+    );
+    fires(
+        &gmail("Fatura do cartão - setembro"),
+        "header.freemail_transaction",
+    );
+    silent(&gmail("Verbale riunione"), "header.freemail_transaction");
+    // A business's own domain may bill.
+    silent(
+        &PLAIN.replace("Subject: Verbale riunione", "Subject: Your order 467290"),
+        "header.freemail_transaction",
+    );
+    // Billing in a brand's name from Gmail: the callback-scam pattern.
+    let billed = gmail("Invoice 933314").replace(
+        "Ciao Mario, ti mando il verbale della riunione di ieri.",
+        "Pay Pal invoice receipt: $490.15 for Digital Protection. Call us to cancel.",
+    );
+    fires(&billed, "text.brand_bill_from_freemail");
+    silent(&gmail("Invoice 933314"), "text.brand_bill_from_freemail");
+}
+
+#[test]
+fn subject_words_run_together() {
+    let subject = |s: &str| PLAIN.replace("Subject: Verbale riunione", &format!("Subject: {s}"));
+    fires(
+        &subject("Transfer__to__your__Bitcoin__address__0.7495__BTC"),
+        "header.subject_joined_words",
+    );
+    fires(
+        &subject("Now.get.up.to.1.BTC"),
+        "header.subject_joined_words",
+    );
+    // File names, versions, ellipses and host names are not disguised words.
+    silent(
+        &subject("CVS: spamassassin/t db_based_whitelist.t,1.6.4.1"),
+        "header.subject_joined_words",
+    );
+    silent(
+        &subject("parachute into water...glub...glub...glub.."),
+        "header.subject_joined_words",
+    );
+    silent(
+        &subject("see www.lists.example.org now"),
+        "header.subject_joined_words",
+    );
+    silent(
+        &subject("release 1.2.3.4 ready"),
+        "header.subject_joined_words",
+    );
+}
+
+#[test]
+fn app_platform_sender_linking_elsewhere() {
+    let tenant = with_from("Easy Canvas <noreply@autoproj-zh0orp.firebaseapp.com>");
+    let elsewhere = tenant.replace(
+        "https://www.partner.example.org/verbali",
+        "https://grab-offer.example.shop/c",
+    );
+    fires(&elsewhere, "link.platform_elsewhere");
+    // The app's own mail leads to the app.
+    let own = tenant.replace(
+        "https://www.partner.example.org/verbali",
+        "https://autoproj-zh0orp.firebaseapp.com/__/auth/action?mode=resetPassword",
+    );
+    silent(&own, "link.platform_elsewhere");
+    silent(PLAIN, "link.platform_elsewhere");
+}
+
+#[test]
+fn brand_domain_that_nothing_authenticates() {
+    let from_brand = |results: &str| {
+        with_from("MediaMarkt <onlineshop@mediamarkt.de>").replace(
+            "From:",
+            &format!("Authentication-Results: {results}\nFrom:"),
+        )
+    };
+    // The receiver's SPF passed for another domain, no signature: nothing vouches for
+    // MediaMarkt (no DMARC record hides the failure, it does not excuse it).
+    fires(
+        &from_brand(
+            "spf=pass (sender IP is 176.113.82.54) smtp.mailfrom=beationev.example; dkim=none (message not signed) header.d=none;dmarc=none action=none header.from=mediamarkt.de;",
+        ),
+        "auth.brand_domain_unauthenticated",
+    );
+    // Signed by the brand (second signature), or SPF for the brand's own domain: aligned.
+    silent(
+        &from_brand(
+            "spf=pass smtp.mailfrom=esp.example; dkim=pass header.d=esp.example;dkim=pass header.d=mediamarkt.de;dmarc=none action=none header.from=mediamarkt.de;",
+        ),
+        "auth.brand_domain_unauthenticated",
+    );
+    silent(
+        &from_brand(
+            "spf=pass smtp.mailfrom=news.mediamarkt.de; dkim=none header.d=none;dmarc=none header.from=mediamarkt.de;",
+        ),
+        "auth.brand_domain_unauthenticated",
+    );
+    // Not a brand: unauthenticated mail of an unknown domain is only weakly suspicious.
+    let other = PLAIN.replace(
+        "From:",
+        "Authentication-Results: spf=pass smtp.mailfrom=elsewhere.example; dkim=none header.d=none;dmarc=none header.from=partner.example.org;\nFrom:",
+    );
+    silent(&other, "auth.brand_domain_unauthenticated");
+}
+
+#[test]
+fn someone_from_a_brand() {
+    fires(
+        &with_from("Katie From Ledger <support@events.example.com>"),
+        "header.brand_display_name",
+    );
+    // The word alone, in a name that is not the brand speaking.
+    silent(
+        &with_from("The Ledger Daily <news@ledger-daily.example.com>"),
+        "header.brand_display_name",
+    );
+    silent(
+        &with_from("Katie Ledger <katie@example.com>"),
+        "header.brand_display_name",
+    );
+}
+
+#[test]
+fn text_pushed_off_the_page() {
+    let html = |style: &str| {
+        PLAIN.replace(
+            "Message-ID:",
+            "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\nMessage-ID:",
+        )
+        .replace(
+            "Ciao Mario, ti mando il verbale della riunione di ieri.",
+            &format!("<html><head><style>.below {{ {style} }}</style></head><body><p>Ciao Mario</p><div class=below>Thank you for subscribing to our newsletter</div></body></html>"),
+        )
+    };
+    fires(&html("margin-top: 470500px;"), "text.hidden_offscreen");
+    fires(&html("height: 10000vh;"), "text.hidden_offscreen");
+    silent(
+        &html("margin-top: 40px; height: 100vh;"),
+        "text.hidden_offscreen",
+    );
+    silent(&html("width: 12000px"), "text.hidden_offscreen");
+}
