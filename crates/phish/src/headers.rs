@@ -356,7 +356,9 @@ fn is_joined_words(subject: &str) -> bool {
             return false;
         }
         // A host name (`www.lists.example.org`): its last label is a known suffix.
-        let host = token.trim_matches(|c: char| !c.is_alphanumeric()).to_ascii_lowercase();
+        let host = token
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_ascii_lowercase();
         if !token.contains('_') && psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known()) {
             return false;
         }
