@@ -158,19 +158,13 @@ pub(crate) fn check(
         let reply_org = domains::registrable(reply);
         if reply_org != domains::registrable(from) && !is_list {
             let freemail = domains::lists().freemail.contains(&reply_org);
-            // An organisation's address whose replies go to a private free mailbox: the
-            // pattern of business-email compromise and advance-fee fraud.
-            let from_organisation = !domains::lists()
-                .freemail
-                .contains(&domains::registrable(from));
             cx.out.add(
                 "header.reply_to_mismatch",
                 Category::Headers,
-                match (freemail, from_organisation) {
-                    (true, true) => 4,
-                    (true, false) => 3,
-                    _ => 2,
-                },
+                // Replies to a private free mailbox, whether the sender is an organisation
+                // (business-email compromise) or a free mailbox of another provider (a
+                // throw-away sender, answers collected elsewhere: advance-fee fraud).
+                if freemail { 4 } else { 2 },
                 format!("replies go to {reply}, not to the sender's domain {from}"),
                 format!("le risposte vanno a {reply}, non al dominio del mittente {from}"),
             );
@@ -481,6 +475,19 @@ fn sender_identity(cx: &mut Context, from_name: &str, domain: &str, subject: &st
         );
     }
 
+    // A sales name ("Quicken Loans", "Harbor Freight Winner", "Bath Offer Team") from a domain
+    // that carries none of its other words: a business speaks from its own domain; this
+    // one borrows a name.
+    if let Some(word) = sales_name_elsewhere(&name_lower, domain) {
+        cx.out.add(
+            "header.sales_name_elsewhere",
+            Category::Headers,
+            2,
+            format!("the sender calls itself \"{from_name}\" (\"{word}\") but writes from {domain}, which has nothing to do with that name"),
+            format!("il mittente si chiama \"{from_name}\" (\"{word}\") ma scrive da {domain}, che non ha nulla a che vedere con quel nome"),
+        );
+    }
+
     // Our own organisation's name or domain in the display name, sent from elsewhere.
     let own_match = cx.analyzer.own.iter().find(|(label, domains)| {
         label.len() >= 3
@@ -700,6 +707,63 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
 fn fold(text: &str) -> String {
     domains::skeleton(&domains::skeleton(text))
 }
+
+/// The sales word of a display name whose other words appear nowhere in the sender's
+/// domain (and whose domain name does not appear in it).
+fn sales_name_elsewhere(name_lower: &str, domain: &str) -> Option<&'static str> {
+    let words: Vec<&str> = name_lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    let sales = words
+        .iter()
+        .find_map(|w| SALES_WORDS.iter().find(|s| *s == w).copied())?;
+    let others: Vec<&&str> = words
+        .iter()
+        .filter(|w| {
+            !SALES_WORDS.contains(w) && !matches!(**w, "the" | "and" | "for" | "your" | "team")
+        })
+        .collect();
+    let domain = domain.to_ascii_lowercase();
+    let squashed: String = words.concat();
+    let label = domains::registrable(&domain);
+    let label = label.split('.').next().unwrap_or_default();
+    let related = others.iter().any(|w| domain.contains(**w))
+        || (label.len() >= 4 && squashed.contains(label));
+    (!others.is_empty() && !related).then_some(sales)
+}
+
+/// Words of a display name that sell: offers, deals, prizes, quotes, loans, warranties.
+const SALES_WORDS: &[&str] = &[
+    "offer",
+    "offers",
+    "deal",
+    "deals",
+    "savings",
+    "winner",
+    "rewards",
+    "reward",
+    "quote",
+    "quotes",
+    "insurance",
+    "loan",
+    "loans",
+    "warranty",
+    "shop",
+    "store",
+    "sale",
+    "discount",
+    "gift",
+    "gifts",
+    "promo",
+    "promotion",
+    "coupon",
+    "bonus",
+    "prize",
+    "giveaway",
+    "cashback",
+    "survey",
+];
 
 /// A subject word announcing an order, invoice, payment or subscription.
 fn transaction_word(subject: &str) -> Option<&'static str> {

@@ -523,6 +523,31 @@ const CUES: &[(Cue, &str)] = &[
     (Cue::Scam, "nackte"),
     (Cue::Scam, "célibataires"),
     (Cue::Scam, "namoro"),
+    // Dating and sex-contact lures in EN, NL, DE, IT, ES, PT, FR (two are needed).
+    (Cue::Scam, "hookup"),
+    (Cue::Scam, "horny"),
+    (Cue::Scam, "naughty"),
+    (Cue::Scam, "milf"),
+    (Cue::Scam, "adult dating"),
+    (Cue::Scam, "sex dating"),
+    (Cue::Scam, "flirt"),
+    (Cue::Scam, "daten"),
+    (Cue::Scam, "spannende afspraak"),
+    (Cue::Scam, "vrouwen zoeken"),
+    (Cue::Scam, "single vrouwen"),
+    (Cue::Scam, "ontmoet"),
+    (Cue::Scam, "seitensprung"),
+    (Cue::Scam, "singlebörse"),
+    (Cue::Scam, "frauen suchen"),
+    (Cue::Scam, "incontri"),
+    (Cue::Scam, "donne single"),
+    (Cue::Scam, "citas"),
+    (Cue::Scam, "mujeres solteras"),
+    (Cue::Scam, "encontros"),
+    (Cue::Scam, "mulheres solteiras"),
+    (Cue::Scam, "rencontres"),
+    (Cue::Scam, "femmes célibataires"),
+    (Cue::Scam, "coquine"),
 ];
 
 /// The distinct phrases, their matcher, and the families of each phrase (a phrase may
@@ -585,6 +610,7 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
         end -= 1;
     }
     disguised_characters(cx, &text[..end]);
+    account_name_abuse(cx, &text[..end]);
     // One space for any run of whitespace: "18.5\nmillion  US Dollars" reads as a phrase.
     let text = text[..end]
         .split_whitespace()
@@ -754,6 +780,35 @@ fn named_brand(text: &str) -> Option<&'static str> {
             brand(&pair)
         })
     })
+}
+
+/// A sign-up or password mail whose account name is a web address or a sum of money
+/// ("Username: www.x.blogspot.com - BINANCE 150 072 EURO"): the lure was typed into a real
+/// site's registration form so that the site itself sends it, signed and trusted.
+fn account_name_abuse(cx: &mut Context, text: &str) {
+    static ACCOUNT: OnceLock<(Regex, Regex)> = OnceLock::new();
+    let (field, lure) = ACCOUNT.get_or_init(|| {
+        (
+            Regex::new(r"(?im)^[ \t]*(?:username|user name|login name|nome utente|nome de usu[aá]rio|nombre de usuario|benutzername|nom d.utilisateur|gebruikersnaam)[ \t]*:[ \t]*([^\r\n]{1,160})")
+                .expect("static regex"),
+            Regex::new(r"(?i)(?:https?://|www\.)|\d[\d .,]*\s?(?:euros?|eur|usd|btc|usdt|€|\$)(?-u:\b)")
+                .expect("static regex"),
+        )
+    });
+    if let Some(value) = field
+        .captures_iter(text)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().trim())
+        .find(|value| lure.is_match(value))
+    {
+        cx.out.add(
+            "text.account_name_abuse",
+            Category::Text,
+            4,
+            format!("the account name in this sign-up message is an advertisement (\"{value}\"): someone typed a lure into a website's registration form so that the site sends it for them"),
+            format!("il nome utente in questo messaggio di registrazione è una pubblicità (\"{value}\"): qualcuno ha scritto un'esca nel modulo di registrazione di un sito perché sia il sito a spedirla"),
+        );
+    }
 }
 
 /// Text pushed far outside the visible page (`margin-top: 470500px`, `height: 10000vh`):

@@ -196,7 +196,8 @@ fn organisation_replies_to_a_free_mailbox() {
         .find(|f| f.code == "header.reply_to_mismatch")
         .expect("reply-to finding");
     assert_eq!(finding.weight, 4);
-    // From one free mailbox to another: weaker.
+    // From one free mailbox to another provider's: as strong since the third round (a
+    // throw-away sender, answers collected elsewhere).
     let freemail = raw.replace("anna.rossi@partner.example.org", "anna.rossi@yahoo.com");
     let report = analyze(&freemail);
     let finding = report
@@ -204,7 +205,7 @@ fn organisation_replies_to_a_free_mailbox() {
         .iter()
         .find(|f| f.code == "header.reply_to_mismatch")
         .expect("reply-to finding");
-    assert_eq!(finding.weight, 3);
+    assert_eq!(finding.weight, 4);
 }
 
 #[test]
@@ -478,4 +479,103 @@ fn text_pushed_off_the_page() {
         "text.hidden_offscreen",
     );
     silent(&html("width: 12000px"), "text.hidden_offscreen");
+}
+
+#[test]
+fn sales_name_from_an_unrelated_domain() {
+    fires(
+        &with_from("Quicken Loans <info@zhishang-mingzhan.example.com>"),
+        "header.sales_name_elsewhere",
+    );
+    fires(
+        &with_from("Bath Offer Team <nUXBdrM@love.smartwatchly.example>"),
+        "header.sales_name_elsewhere",
+    );
+    // The business's own domain, or a domain named in the display name.
+    silent(
+        &with_from("Quicken Loans <offers@quickenloans.example.com>"),
+        "header.sales_name_elsewhere",
+    );
+    silent(
+        &with_from("Lockergnome Deals <news@lockergnome.example.com>"),
+        "header.sales_name_elsewhere",
+    );
+    // People and names without a sales word.
+    silent(PLAIN, "header.sales_name_elsewhere");
+    silent(
+        &with_from("Media Unspun <guterman@imakenews.example.net>"),
+        "header.sales_name_elsewhere",
+    );
+}
+
+#[test]
+fn lure_typed_into_a_registration_form() {
+    let signup = |name: &str| {
+        with_body(&format!(
+            "Username: {name}\nTo set your password, visit the following address:"
+        ))
+    };
+    fires(
+        &signup("www.khuiqd.blogspot.com - BINANCE 150 072 EURO"),
+        "text.account_name_abuse",
+    );
+    fires(
+        &signup("1.3497700 BTC withdraw now"),
+        "text.account_name_abuse",
+    );
+    fires(
+        &with_body("Nome utente: www.dryyue.blogspot.jp - 138 788 USD BINANCE"),
+        "text.account_name_abuse",
+    );
+    silent(&signup("mario.rossi"), "text.account_name_abuse");
+    silent(
+        &signup("anna@partner.example.org"),
+        "text.account_name_abuse",
+    );
+}
+
+#[test]
+fn dating_lures_in_more_languages() {
+    fires(
+        &with_body(
+            "Ben jij op zoek naar een spannende afspraak? Ontmoet single vrouwen bij jou in de buurt.",
+        ),
+        "text.scam_offer",
+    );
+    fires(
+        &with_body("Incontri discreti: donne single vicino a te ti aspettano."),
+        "text.scam_offer",
+    );
+    // One word is not a lure.
+    silent(
+        &with_body("Ci vediamo agli incontri di formazione."),
+        "text.scam_offer",
+    );
+}
+
+#[test]
+fn free_mailbox_replies_collected_at_another_provider() {
+    let raw = with_from("Greg Gani <mohamed.chambas73@gmail.com>").replace(
+        "Message-ID:",
+        "Reply-To: mr.greggani@outlook.com\nMessage-ID:",
+    );
+    let report = analyze(&raw);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "header.reply_to_mismatch")
+        .expect("reply-to mismatch");
+    assert_eq!(finding.weight, 4);
+    // Another organisation's domain: weaker (bulk senders route replies to their ESP).
+    let raw = PLAIN.replace(
+        "Message-ID:",
+        "Reply-To: replies@esp.example.net\nMessage-ID:",
+    );
+    let report = analyze(&raw);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "header.reply_to_mismatch")
+        .expect("reply-to mismatch");
+    assert_eq!(finding.weight, 2);
 }
