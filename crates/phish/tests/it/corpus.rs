@@ -39,11 +39,11 @@ fn subset_recall_and_false_positives() {
     let false_positives = flagged(&ham);
     let recall = detected as f64 / phishing.len() as f64;
     let fp_rate = false_positives as f64 / ham.len() as f64;
-    // A regression guard just below this subset's figures when the guard was set (recall
-    // 177/198 = 89.4%, false positives 1/138 = 0.7%; full corpora in docs/phishing-eval.md:
-    // recall 87.9%, false positives 1.1%), not the measurement.
+    // A regression guard just below this subset's figures when the guard was last set
+    // (recall 183/198 = 92.4%, false positives 1/138 = 0.7%; full corpora in
+    // docs/phishing-eval.md: recall 91.4%, false positives 1.1%), not the measurement.
     assert!(
-        recall >= 0.87,
+        recall >= 0.90,
         "recall {recall:.3} ({detected}/{})",
         phishing.len()
     );
