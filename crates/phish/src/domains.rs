@@ -137,6 +137,10 @@ pub fn lookalike<'a>(
     let abused_suffix = lists()
         .suspicious_tlds
         .contains(&suffix(&registrable_domain));
+    let protected: Vec<Protected<'a>> = protected.collect();
+    // A label that is itself a protected name (`correios`, Brazil's post) is no misspelling
+    // of another (`correos`, Spain's).
+    let is_a_protected_name = protected.iter().any(|p| p.label == ascii_label);
     for item in protected {
         if item.domains.contains(&registrable_domain) || item.label.len() < 3 {
             continue;
@@ -154,6 +158,7 @@ pub fn lookalike<'a>(
         }
         if target.len() >= 5 {
             if ascii_label != target
+                && !is_a_protected_name
                 && (*target_folded == folded_label
                     || within_edits(&skeleton_label, &target_skeleton))
             {

@@ -269,7 +269,10 @@ fn sender_mailbox(cx: &mut Context, address: &str, domain: &str) {
     // Mailboxes like `lwInMxAeQ@`: random letters in random case, generated per message by
     // bulk senders to dodge blocklists. People and services use words, names or numbers.
     let local = address.rsplit_once('@').map_or("", |(local, _)| local);
-    if is_random_case(local) {
+    // `name+NMwGO8qDiD8HKv6RyvtRa6ND11@gmail.com`: a random tag makes every copy's sender
+    // unique, for the same purpose.
+    let tag = local.split_once('+').map(|(_, tag)| tag);
+    if is_random_case(local) || tag.is_some_and(is_random_token) {
         cx.out.add(
             "header.random_mailbox",
             Category::Headers,
@@ -638,6 +641,9 @@ fn is_invisible_or_combining(c: char) -> bool {
             | '\u{064b}'..='\u{065f}'
             | '\u{0730}'..='\u{074a}'
             | '\u{20d0}'..='\u{20ff}'
+            // Tag characters and supplementary variation selectors: invisible, and nothing a
+            // name needs (`I󠄹RS` hides U+E0139 between the letters).
+            | '\u{e0000}'..='\u{e01ef}'
     )
 }
 

@@ -789,15 +789,16 @@ fn account_name_abuse(cx: &mut Context, text: &str) {
     static ACCOUNT: OnceLock<(Regex, Regex)> = OnceLock::new();
     let (field, lure) = ACCOUNT.get_or_init(|| {
         (
-            Regex::new(r"(?im)^[ \t]*(?:username|user name|login name|nome utente|nome de usu[aá]rio|nombre de usuario|benutzername|nom d.utilisateur|gebruikersnaam)[ \t]*:[ \t]*([^\r\n]{1,160})")
+            // The account name field, or the greeting that repeats it ("Hi {name},").
+            Regex::new(r"(?im)^[ \t]*(?:(?:username|user name|login name|nome utente|nome de usu[aá]rio|nombre de usuario|benutzername|nom d.utilisateur|gebruikersnaam)[ \t]*:[ \t]*([^\r\n]{1,160})|(?:hi|hello|hey|dear|hola|ol[aá]|ciao|salve|bonjour|hallo)[ \t]+([^\r\n,]{1,100}),)")
                 .expect("static regex"),
-            Regex::new(r"(?i)(?:https?://|www\.)|\d[\d .,]*\s?(?:euros?|eur|usd|btc|usdt|€|\$)(?-u:\b)")
+            Regex::new(r"(?i)(?:https?://|www\.)|(?-u:\b)[a-z0-9-]+\.[a-z]{2,}/\S|\d[\d .,]*\s?(?:euros?|eur|usd|btc|usdt|€|\$)(?-u:\b)|[$€£]\s?\d")
                 .expect("static regex"),
         )
     });
     if let Some(value) = field
         .captures_iter(text)
-        .filter_map(|c| c.get(1))
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
         .map(|m| m.as_str().trim())
         .find(|value| lure.is_match(value))
     {

@@ -579,3 +579,57 @@ fn free_mailbox_replies_collected_at_another_provider() {
         .expect("reply-to mismatch");
     assert_eq!(finding.weight, 2);
 }
+
+#[test]
+fn invisible_selectors_inside_a_display_name() {
+    // U+E0139 (a supplementary variation selector) between the letters of "IRS".
+    fires(
+        &with_from("I\u{e0139}\u{e0139}RS Ta\u{e0139}x Office <fs@cor1.hosting.example>"),
+        "header.display_name_obfuscated",
+    );
+    silent(
+        &with_from("IRS Tax Office <fs@cor1.hosting.example>"),
+        "header.display_name_obfuscated",
+    );
+}
+
+#[test]
+fn random_tag_on_a_sender_address() {
+    fires(
+        &with_from("2U <makarif24599+NMwGO8qDiD8HKv6RyvtRa6ND11@gmail.com>"),
+        "header.random_mailbox",
+    );
+    silent(
+        &with_from("Anna <anna.rossi+newsletters@gmail.com>"),
+        "header.random_mailbox",
+    );
+}
+
+#[test]
+fn lure_in_the_greeting_of_a_real_service() {
+    fires(
+        &with_body("Hi ✅ +$4,811 ➡️ ok.me/rCQE1,\nOne last step to confirm your account!"),
+        "text.account_name_abuse",
+    );
+    silent(
+        &with_body("Hi Mario,\nOne last step to confirm your account!"),
+        "text.account_name_abuse",
+    );
+    silent(
+        &with_body("Dear colleagues, the budget is $4,811 this year."),
+        "text.account_name_abuse",
+    );
+}
+
+#[test]
+fn one_brand_is_not_a_misspelling_of_another() {
+    // Correios (Brazil's post) and Correos (Spain's) are both protected names.
+    silent(
+        &with_from("Correios <rastreamento@correios.com.br>"),
+        "header.lookalike_domain",
+    );
+    fires(
+        &with_from("Correos <envios@correoos.example>"),
+        "header.lookalike_domain",
+    );
+}
