@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import BIN, ROOT, Server, free_port
+from conftest import BIN, ROOT, SHARED, Server, free_port
 from test_console_api import PASSWORD, add_user, raw, session_headers, sign_in
 from test_phish import Sink, swaks
 
@@ -215,3 +215,34 @@ def test_console_shows_the_indicator_behind_a_verdict_as_text(tmp_path):
         assert "elenca come malevolo" in observed["it"]["text"]
     finally:
         server.stop()
+
+
+def test_warninglists_describe_senders_and_hosting(tmp_path):
+    """`[phish] warninglists` with MISP's own lists: a link on a dynamic DNS name is a finding."""
+    lists = SHARED / "intel" / "warninglists"
+    config = tmp_path / "sentinella.toml"
+    config.write_text(
+        "[phish]\n"
+        f'warninglists = ["{lists / "dynamic-dns"}", "{lists / "disposable-email"}"]\n'
+    )
+    server = Server(tmp_path / "data", tmp_path / "server.log", ["--config", str(config)]).start()
+    try:
+        message = quiet("https://verbale-riunione.duckdns.org/42", sender="luca@mailinator.com")
+        status, body = server.request("POST", "/api/v1/phish", body=message, headers={"Content-Type": "message/rfc822"})
+        assert status == 200, body
+        codes = {f["code"] for f in body["analysis"]["findings"]}
+        assert {"link.dynamic_dns", "header.disposable_sender"} <= codes, codes
+        assert any("duckdns.org" in r and "dynamic DNS" in r for r in body["reasons_en"]), body["reasons_en"]
+        assert body["verdict"] == "suspicious", body
+    finally:
+        server.stop()
+
+    # A list that cannot be read stops the start with the setting's name.
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[phish]\nwarninglists = ["/nonexistent/list.json"]\n')
+    result = subprocess.run([BIN, "serve", "--config", str(bad), "--data-dir", str(tmp_path / "d2"),
+                             "--http-listen", f"127.0.0.1:{free_port()}", "--es-listen", f"127.0.0.1:{free_port()}",
+                             "--syslog-listen", f"127.0.0.1:{free_port()}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "[phish] warninglists" in result.stderr, result.stderr

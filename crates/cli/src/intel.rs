@@ -196,28 +196,6 @@ fn payloads(source: &str, format: Option<FeedFormat>) -> anyhow::Result<Vec<Payl
     }])
 }
 
-fn load_warninglists(paths: &[PathBuf]) -> anyhow::Result<intel::Warninglists> {
-    let mut lists = intel::Warninglists::new();
-    for path in paths {
-        let files: Vec<PathBuf> = if path.is_dir() {
-            std::fs::read_dir(path)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .map(|p| if p.is_dir() { p.join("list.json") } else { p })
-                .filter(|p| p.is_file())
-                .collect()
-        } else {
-            vec![path.clone()]
-        };
-        for file in files {
-            match intel::Warninglist::from_json(&std::fs::read(&file)?) {
-                Ok(list) => lists.push(list),
-                Err(error) => eprintln!("warninglist {} skipped: {error}", file.display()),
-            }
-        }
-    }
-    Ok(lists)
-}
-
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let format = args
         .format
@@ -237,8 +215,10 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         None => {
             let dir = args.server.data_dir.join("intel");
             eprintln!("importing directly into {}", dir.display());
-            let (store, problems) =
-                intel_store::IntelStore::open(&dir, load_warninglists(&args.warninglists)?)?;
+            let (store, problems) = intel_store::IntelStore::open(
+                &dir,
+                server::intel::load_warninglists(&args.warninglists)?,
+            )?;
             for (line, reason) in problems.iter().take(5) {
                 eprintln!("warning: {}:{line}: {reason}", dir.display());
             }

@@ -54,6 +54,10 @@ struct AnalyzeArgs {
     /// `intel import --direct`).
     #[arg(long, value_name = "DIR")]
     intel: Option<PathBuf>,
+    /// MISP warninglists (`list.json` files or folders) describing senders and hosting
+    /// (disposable mailboxes, dynamic DNS), as `[phish] warninglists`; repeatable.
+    #[arg(long = "warninglist", value_name = "PATH")]
+    warninglists: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +88,10 @@ struct EvalArgs {
     /// `intel import --direct`).
     #[arg(long, value_name = "DIR")]
     intel: Option<PathBuf>,
+    /// MISP warninglists (`list.json` files or folders) describing senders and hosting
+    /// (disposable mailboxes, dynamic DNS), as `[phish] warninglists`; repeatable.
+    #[arg(long = "warninglist", value_name = "PATH")]
+    warninglists: Vec<PathBuf>,
 }
 
 pub fn run(args: PhishArgs) -> anyhow::Result<()> {
@@ -95,24 +103,32 @@ pub fn run(args: PhishArgs) -> anyhow::Result<()> {
 
 /// Adds the indicators of the intelligence store in `dir` (its live matcher, as the server
 /// uses it).
-fn with_intel(analyzer: Analyzer, dir: Option<&Path>) -> anyhow::Result<Analyzer> {
-    let Some(dir) = dir else {
+fn with_intel(
+    analyzer: Analyzer,
+    dir: Option<&Path>,
+    warninglists: &[PathBuf],
+) -> anyhow::Result<Analyzer> {
+    if dir.is_none() && warninglists.is_empty() {
         return Ok(analyzer);
-    };
-    anyhow::ensure!(dir.is_dir(), "--intel {}: not a folder", dir.display());
-    let (store, problems) = intel_store::IntelStore::open(dir, intel::Warninglists::default())
-        .with_context(|| format!("opening the intelligence store {}", dir.display()))?;
-    for (line, reason) in problems.iter().take(5) {
-        eprintln!("warning: {}:{line}: {reason}", dir.display());
     }
-    let lookup = server::phishing::IntelLookup {
-        matcher: store.matcher(),
+    let mut lookup = server::phishing::IntelLookup {
+        warninglists: std::sync::Arc::new(server::intel::load_warninglists(warninglists)?),
+        ..Default::default()
     };
-    eprintln!(
-        "{} indicators from {}",
-        lookup.matcher.current().len(),
-        dir.display()
-    );
+    if let Some(dir) = dir {
+        anyhow::ensure!(dir.is_dir(), "--intel {}: not a folder", dir.display());
+        let (store, problems) = intel_store::IntelStore::open(dir, intel::Warninglists::default())
+            .with_context(|| format!("opening the intelligence store {}", dir.display()))?;
+        for (line, reason) in problems.iter().take(5) {
+            eprintln!("warning: {}:{line}: {reason}", dir.display());
+        }
+        lookup.matcher = store.matcher();
+        eprintln!(
+            "{} indicators from {}",
+            lookup.matcher.current().len(),
+            dir.display()
+        );
+    }
     Ok(analyzer.with_known_indicators(std::sync::Arc::new(lookup)))
 }
 
@@ -160,7 +176,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         }),
         args.yara.as_deref(),
     )?;
-    let analyzer = with_intel(analyzer, args.intel.as_deref())?;
+    let analyzer = with_intel(analyzer, args.intel.as_deref(), &args.warninglists)?;
     let files = files_under(&args.paths)?;
     // Live DNS runs on a small runtime of its own; this thread blocks on each lookup.
     let (dns, _dns_runtime): (Box<dyn phish::DnsRecords>, _) = if args.dns_servers.is_empty() {
@@ -267,7 +283,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }),
         args.yara.as_deref(),
     )?;
-    let analyzer = with_intel(analyzer, args.intel.as_deref())?;
+    let analyzer = with_intel(analyzer, args.intel.as_deref(), &args.warninglists)?;
     let mut work: Vec<(PathBuf, bool)> = Vec::new();
     work.extend(
         files_under(std::slice::from_ref(&args.phishing))?

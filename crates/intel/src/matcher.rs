@@ -657,13 +657,17 @@ impl Matcher {
         None
     }
 
+    fn has_values(&self, kind: IndicatorKind) -> bool {
+        self.values
+            .get(kind_slot(kind))
+            .is_some_and(|t| !t.is_empty())
+    }
+
     /// The indicator for a value of `kind` (URL, hash, email, fingerprint), normalized
     /// here.
     pub fn lookup_value(&self, kind: IndicatorKind, value: &str) -> Option<Found<'_>> {
-        let table = &self.values[kind_slot(kind)];
-        if table.is_empty() {
-            return None;
-        }
+        // `get`: a default (never built) matcher has no tables at all.
+        let table = self.values.get(kind_slot(kind)).filter(|t| !t.is_empty())?;
         if kind.is_hash() || kind == IndicatorKind::Ja3 {
             // Hex digests are stored as their bytes: decode without allocating.
             let mut digest = [0u8; 64];
@@ -729,7 +733,7 @@ impl Matcher {
                 });
             }
         }
-        if !self.values[kind_slot(IndicatorKind::Url)].is_empty() {
+        if self.has_values(IndicatorKind::Url) {
             for field in URL_FIELDS {
                 for_each_str(event.get(field), |value| {
                     if let Some(found) = self.lookup_value(IndicatorKind::Url, value) {
@@ -739,7 +743,7 @@ impl Matcher {
             }
         }
         for (field, kind) in HASH_FIELDS.iter().chain(FINGERPRINT_FIELDS) {
-            if self.values[kind_slot(*kind)].is_empty() {
+            if !self.has_values(*kind) {
                 continue;
             }
             for_each_str(event.get(field), |value| {
@@ -748,7 +752,7 @@ impl Matcher {
                 }
             });
         }
-        if !self.values[kind_slot(IndicatorKind::Email)].is_empty() {
+        if self.has_values(IndicatorKind::Email) {
             for field in EMAIL_FIELDS {
                 for_each_str(event.get(field), |value| {
                     if let Some(found) = self.lookup_value(IndicatorKind::Email, value) {

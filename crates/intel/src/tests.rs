@@ -672,3 +672,60 @@ fn domain_lookup_walks_parents_by_label_case_folded() {
         None
     );
 }
+
+#[test]
+fn a_default_matcher_finds_nothing_and_never_panics() {
+    // What `SharedMatcher::default()` holds before any set was built.
+    let matcher = Matcher::default();
+    for kind in IndicatorKind::ALL {
+        assert!(
+            matcher
+                .lookup_value(kind, "00112233445566778899aabbccddeeff")
+                .is_none()
+        );
+        assert!(
+            matcher
+                .lookup_value(kind, "https://example.com/x")
+                .is_none()
+        );
+    }
+    assert!(matcher.lookup_domain("example.com").is_none());
+    assert!(matcher.lookup_ip("192.0.2.1".parse().unwrap()).is_none());
+    let shared = crate::SharedMatcher::default();
+    assert!(
+        shared
+            .current()
+            .lookup_value(IndicatorKind::Email, "a@b.example")
+            .is_none()
+    );
+}
+
+#[test]
+fn list_of_host_matches_names_not_substrings() {
+    let mut lists = Warninglists::new();
+    lists.push(
+        Warninglist::from_json(
+            br#"{"name": "Disposable", "type": "substring", "list": ["tmail.com", "mailinator.com"]}"#,
+        )
+        .unwrap(),
+    );
+    lists.push(
+        Warninglist::from_json(
+            br#"{"name": "Dynamic DNS", "type": "hostname", "list": [".duckdns.org"]}"#,
+        )
+        .unwrap(),
+    );
+    // The indicator check of a substring list is loose on purpose (`hotmail.com` holds
+    // `tmail.com`); a host question is not.
+    assert_eq!(lists.list_of_host("hotmail.com"), None);
+    assert_eq!(
+        lists.list_of_host("mailinator.com"),
+        Some(("Disposable", "mailinator.com".to_owned()))
+    );
+    assert_eq!(
+        lists.list_of_host("x.y.duckdns.org."),
+        Some(("Dynamic DNS", "duckdns.org".to_owned()))
+    );
+    assert_eq!(lists.list_of_host("org"), None);
+    assert_eq!(lists.list_of_host(""), None);
+}

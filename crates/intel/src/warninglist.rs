@@ -181,6 +181,41 @@ impl Warninglists {
             .map(|list| list.name.as_str())
     }
 
+    /// The first list naming `host` or one of its parent domains as an entry (with the entry
+    /// matched), whatever the
+    /// list's matching type: for questions such as "is this domain a disposable-mailbox
+    /// provider?", where a substring list's loose match (`tmail.com` inside `hotmail.com`)
+    /// would be wrong.
+    pub fn list_of_host(&self, host: &str) -> Option<(&str, String)> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let names = || {
+            let mut name = host.as_str();
+            std::iter::from_fn(move || {
+                let current = name;
+                if current.is_empty() {
+                    return None;
+                }
+                name = current.split_once('.').map_or("", |(_, parent)| parent);
+                // A bare top-level label is no entry worth matching.
+                current.contains('.').then_some(current)
+            })
+        };
+        self.lists.iter().find_map(|list| {
+            let entry = match &list.entries {
+                Entries::Cidr(_) => None,
+                Entries::Strings(set) | Entries::Hostnames(set) => {
+                    names().find(|name| set.contains(*name))
+                }
+                Entries::Substrings(parts) => names().find(|name| {
+                    parts
+                        .iter()
+                        .any(|part| part.trim_start_matches('.') == *name)
+                }),
+            }?;
+            Some((list.name.as_str(), entry.to_owned()))
+        })
+    }
+
     /// Removes the indicators a list has; returns them with the list's name.
     pub fn suppress(&self, indicators: &mut Vec<Indicator>) -> Vec<(Indicator, String)> {
         let mut suppressed = Vec::new();

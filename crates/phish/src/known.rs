@@ -43,6 +43,23 @@ pub trait KnownIndicators: Send + Sync + std::fmt::Debug {
     /// The indicator for `observable`, if intelligence lists it as malicious and the answer
     /// may be used in a verdict given to the reporter.
     fn lookup(&self, observable: Observable<'_>) -> Option<KnownIndicator>;
+
+    /// The name of the warninglist (MISP format) that lists `observable`, if any. Only the
+    /// lists that describe senders and hosting are used for verdicts: disposable mailboxes
+    /// for the sender, dynamic DNS for link hosts.
+    fn warninglist(&self, observable: Observable<'_>) -> Option<Warninglisted> {
+        let _ = observable;
+        None
+    }
+}
+
+/// A warninglist entry that covers a value of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warninglisted {
+    /// The list's name.
+    pub list: String,
+    /// The entry that matched: the value itself or a parent domain.
+    pub entry: String,
 }
 
 /// One value of the message that intelligence knows.
@@ -165,6 +182,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
         values.truncate(3);
         values
     };
+    warninglisted(cx, known);
     let links = of(&["link", "link_domain"]);
     if !links.is_empty() {
         let shown = links.join(", ");
@@ -214,4 +232,65 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
         );
     }
     hits
+}
+
+/// Warninglists that describe the sender's mailbox service and the links' hosting.
+fn warninglisted(cx: &mut Context, known: &dyn KnownIndicators) {
+    let on_list = |observable: Observable<'_>, words: &[&str]| {
+        known.warninglist(observable).filter(|hit| {
+            let name = hit.list.to_lowercase();
+            words.iter().any(|w| name.contains(w))
+        })
+    };
+    let sender_domain = cx
+        .indicators
+        .from_address
+        .as_deref()
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, domain)| domain.to_owned());
+    if let Some(domain) = sender_domain
+        && let Some(Warninglisted { list, .. }) =
+            on_list(Observable::Domain(&domain), &["disposable"])
+    {
+        // Weight 2: MISP's list also names old forwarding services that real people used.
+        cx.out.add(
+            "header.disposable_sender",
+            Category::Headers,
+            2,
+            format!("the sender uses a disposable mailbox service ({domain}, on the warninglist \"{list}\"): an address made to be thrown away"),
+            format!("il mittente usa un servizio di caselle usa e getta ({domain}, nella warninglist \"{list}\"): un indirizzo fatto per essere buttato"),
+        );
+    }
+    let hosts: Vec<String> = cx
+        .indicators
+        .urls
+        .iter()
+        .filter_map(|u| {
+            url::Url::parse(u)
+                .ok()?
+                .host_str()
+                .map(str::to_ascii_lowercase)
+        })
+        .take(MAX_LOOKUPS)
+        .collect();
+    // A name below the provider's domain; the provider's own site (`www.dyndns.org`) is not
+    // a dynamic name.
+    if let Some((host, list)) = hosts.iter().find_map(|host| {
+        let hit = on_list(
+            Observable::Domain(host),
+            &["dynamic dns", "dynamic-dns", "dyndns"],
+        )?;
+        let below = host
+            .strip_suffix(hit.entry.as_str())
+            .and_then(|rest| rest.strip_suffix('.'))?;
+        (!below.is_empty() && below != "www").then(|| (host.clone(), hit.list))
+    }) {
+        cx.out.add(
+            "link.dynamic_dns",
+            Category::Links,
+            2,
+            format!("a link leads to {host}, a dynamic DNS name (warninglist \"{list}\"): anyone can point it anywhere, and attackers use them to host pages that move"),
+            format!("un link porta a {host}, un nome DNS dinamico (warninglist \"{list}\"): chiunque può farlo puntare ovunque, e gli attaccanti li usano per pagine che si spostano"),
+        );
+    }
 }

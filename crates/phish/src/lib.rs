@@ -40,7 +40,7 @@ pub use desk::{Desk, Override, ReplyStatus, StoredReport, Submission};
 pub use dns::{DnsAnswer, DnsFailure, DnsRecords, LiveDnsSettings, OfflineDns, RecordedDns};
 pub use error::PhishError;
 pub use intake::{Forwarding, Reported, extract_reported};
-pub use known::{IntelHit, KnownIndicator, KnownIndicators, Observable};
+pub use known::{IntelHit, KnownIndicator, KnownIndicators, Observable, Warninglisted};
 pub use report::{AttachmentInfo, Category, Finding, Hop, Indicators, Language, Report, Verdict};
 
 /// Whether `raw` plausibly is an email message: it starts with a header field (`Name: value`,

@@ -397,37 +397,7 @@ impl IntelConfig {
     }
 
     fn load_warninglists(&self) -> anyhow::Result<intel::Warninglists> {
-        let mut lists = intel::Warninglists::new();
-        let mut files = Vec::new();
-        for path in &self.warninglists {
-            if path.is_dir() {
-                for entry in std::fs::read_dir(path)
-                    .with_context(|| format!("reading {}", path.display()))?
-                {
-                    let entry = entry?.path();
-                    let file = if entry.is_dir() {
-                        entry.join("list.json")
-                    } else {
-                        entry
-                    };
-                    if file.extension().is_some_and(|e| e == "json") && file.is_file() {
-                        files.push(file);
-                    }
-                }
-            } else {
-                files.push(path.clone());
-            }
-        }
-        for file in files {
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("reading warninglist {}", file.display()))?;
-            match intel::Warninglist::from_json(&bytes) {
-                Ok(list) => lists.push(list),
-                // A regex list is skipped, not fatal: the others still protect.
-                Err(error) => tracing::warn!(path = %file.display(), %error, "warninglist skipped"),
-            }
-        }
-        Ok(lists)
+        load_warninglists(&self.warninglists)
     }
 
     /// Opens `DATA_DIR/intel` and builds the API's intel state.
@@ -725,6 +695,42 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// MISP warninglists from `list.json` files or folders of them (searched one level deep:
+/// `lists/*/list.json`). A list that cannot be used (regex lists) is skipped with a warning.
+pub fn load_warninglists(paths: &[PathBuf]) -> anyhow::Result<intel::Warninglists> {
+    let mut lists = intel::Warninglists::new();
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            for entry in
+                std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?
+            {
+                let entry = entry?.path();
+                let file = if entry.is_dir() {
+                    entry.join("list.json")
+                } else {
+                    entry
+                };
+                if file.extension().is_some_and(|e| e == "json") && file.is_file() {
+                    files.push(file);
+                }
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    for file in files {
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("reading warninglist {}", file.display()))?;
+        match intel::Warninglist::from_json(&bytes) {
+            Ok(list) => lists.push(list),
+            // A regex list is skipped, not fatal: the others still protect.
+            Err(error) => tracing::warn!(path = %file.display(), %error, "warninglist skipped"),
+        }
+    }
+    Ok(lists)
 }
 
 #[cfg(test)]

@@ -273,9 +273,7 @@ pub async fn run(
     let phish_desk = phishing::open_desk(
         &config.phish,
         &config.data_dir,
-        Some(phishing::IntelLookup {
-            matcher: intel_state.lock_matcher(),
-        }),
+        Some(intel_state.lock_matcher()),
     )
     .await?;
     let phish_intel = config.phish.intel_settings()?;

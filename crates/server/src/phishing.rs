@@ -64,6 +64,12 @@ pub struct PhishConfig {
     /// TLP of the indicators that reports judged malicious give to threat intelligence.
     #[serde(default = "default_intel_tlp")]
     pub intel_tlp: String,
+    /// MISP warninglists (`list.json` files or folders of them) that describe senders and
+    /// hosting: a sender on a disposable-mailbox list and links on a dynamic-DNS list are
+    /// findings. (The `[intel]` warninglists suppress benign indicators; these are
+    /// separate because they say something else.)
+    #[serde(default)]
+    pub warninglists: Vec<std::path::PathBuf>,
 }
 
 /// Transport security towards the relay.
@@ -191,9 +197,11 @@ impl Default for PhishConfig {
 /// are matched with), without TLP:RED indicators — a verdict sent to a reporter must not
 /// rest on what only the indicator's named recipients may know. TLP:AMBER(+STRICT) may be
 /// used: the reporter belongs to the organisation and needs it to protect it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct IntelLookup {
     pub matcher: intel::SharedMatcher,
+    /// `[phish] warninglists`.
+    pub warninglists: Arc<intel::Warninglists>,
 }
 
 impl phish::KnownIndicators for IntelLookup {
@@ -223,21 +231,43 @@ impl phish::KnownIndicators for IntelLookup {
             tlp: indicator.tlp.as_str().to_owned(),
         })
     }
+
+    fn warninglist(&self, observable: phish::Observable<'_>) -> Option<phish::Warninglisted> {
+        use phish::Observable;
+        // Entries are domains here ("is this a disposable-mailbox provider?"): the name or
+        // a parent must be listed, whatever the list's own matching type.
+        let host = match observable {
+            Observable::Domain(name) => name,
+            Observable::Email(address) => address.rsplit_once('@')?.1,
+            _ => return None,
+        };
+        self.warninglists
+            .list_of_host(host)
+            .map(|(list, entry)| phish::Warninglisted {
+                list: list.to_owned(),
+                entry,
+            })
+    }
 }
 
-/// Opens the desk under `DATA_DIR/phish`; with `intel`, reports are also checked against
-/// the indicators.
+/// Opens the desk under `DATA_DIR/phish`; with `intel` (the live matcher), reports are
+/// also checked against the indicators.
 pub async fn open_desk(
     config: &PhishConfig,
     data_dir: &std::path::Path,
-    intel: Option<IntelLookup>,
+    intel: Option<intel::SharedMatcher>,
 ) -> anyhow::Result<Arc<phish::Desk>> {
     let mut analyzer = phish::Analyzer::new(phish::AnalyzerConfig {
         own_domains: config.own_domains.clone(),
         ..phish::AnalyzerConfig::default()
     });
-    if let Some(intel) = intel {
-        analyzer = analyzer.with_known_indicators(Arc::new(intel));
+    let warninglists = crate::intel::load_warninglists(&config.warninglists)
+        .context("reading [phish] warninglists")?;
+    if intel.is_some() || !warninglists.is_empty() {
+        analyzer = analyzer.with_known_indicators(Arc::new(IntelLookup {
+            matcher: intel.unwrap_or_default(),
+            warninglists: Arc::new(warninglists),
+        }));
     }
     if let Some(dir) = config.yara_dir.clone() {
         let rules = tokio::task::spawn_blocking(move || phish::yara::YaraRules::load_dir(&dir))

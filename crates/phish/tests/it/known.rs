@@ -6,12 +6,16 @@ use std::sync::Arc;
 
 use phish::{
     Analyzer, AnalyzerConfig, KnownIndicator, KnownIndicators, Observable, OfflineDns, Report,
-    Verdict,
+    Verdict, Warninglisted,
 };
 
-/// Indicators keyed by `kind:value`, as a test double of the live matcher.
+/// Indicators keyed by `kind:value`, as a test double of the live matcher, and
+/// warninglist entries (list name, domain).
 #[derive(Debug, Default)]
-struct Listed(HashMap<String, KnownIndicator>);
+struct Listed(
+    HashMap<String, KnownIndicator>,
+    Vec<(&'static str, &'static str)>,
+);
 
 impl Listed {
     fn with(mut self, kind: &str, value: &str) -> Self {
@@ -30,7 +34,27 @@ impl Listed {
     }
 }
 
+impl Listed {
+    fn warn(mut self, list: &'static str, entry: &'static str) -> Self {
+        self.1.push((list, entry));
+        self
+    }
+}
+
 impl KnownIndicators for Listed {
+    fn warninglist(&self, observable: Observable<'_>) -> Option<Warninglisted> {
+        let Observable::Domain(host) = observable else {
+            return None;
+        };
+        self.1
+            .iter()
+            .find(|(_, entry)| host == *entry || host.ends_with(&format!(".{entry}")))
+            .map(|(list, entry)| Warninglisted {
+                list: (*list).into(),
+                entry: (*entry).into(),
+            })
+    }
+
     fn lookup(&self, observable: Observable<'_>) -> Option<KnownIndicator> {
         let key = match observable {
             Observable::Url(v) => format!("url:{v}"),
@@ -187,4 +211,35 @@ fn many_listed_links_keep_the_answer_bounded() {
         .find(|f| f.code == "intel.known_link")
         .unwrap();
     assert!(finding.en.len() < 400, "{}", finding.en);
+}
+
+#[test]
+fn warninglists_of_senders_and_hosting() {
+    let dynamic = QUIET.replace(
+        "https://docs.files-share.example.net/verbale/42",
+        "https://verbale.duckdns.org/42",
+    );
+    let lists = || {
+        Listed::default()
+            .warn("List of known dynamic DNS domains", "duckdns.org")
+            .warn("List of disposable email domains", "partner.example.org")
+    };
+    let report = analyze(&dynamic, Some(lists()));
+    let codes = codes(&report);
+    assert!(codes.contains(&"link.dynamic_dns"), "{codes:?}");
+    assert!(codes.contains(&"header.disposable_sender"), "{codes:?}");
+    // Neither decides alone: 2 + 2 is suspicious, not malicious.
+    assert_eq!(report.verdict, Verdict::Suspicious);
+    // The provider's own site is not a dynamic name; unrelated lists say nothing.
+    let provider = QUIET.replace(
+        "https://docs.files-share.example.net/verbale/42",
+        "https://www.duckdns.org/",
+    );
+    let report = analyze(&provider, Some(lists()));
+    assert!(!codes(&report).contains(&"link.dynamic_dns"));
+    let report = analyze(
+        &dynamic,
+        Some(Listed::default().warn("Top 10K websites from Majestic Million", "duckdns.org")),
+    );
+    assert!(!codes(&report).contains(&"link.dynamic_dns"));
 }
