@@ -225,9 +225,9 @@ fn warninglists_of_senders_and_hosting() {
             .warn("List of disposable email domains", "partner.example.org")
     };
     let report = analyze(&dynamic, Some(lists()));
-    let codes = codes(&report);
-    assert!(codes.contains(&"link.dynamic_dns"), "{codes:?}");
-    assert!(codes.contains(&"header.disposable_sender"), "{codes:?}");
+    let found = codes(&report);
+    assert!(found.contains(&"link.dynamic_dns"), "{found:?}");
+    assert!(found.contains(&"header.disposable_sender"), "{found:?}");
     // Neither decides alone: 2 + 2 is suspicious, not malicious.
     assert_eq!(report.verdict, Verdict::Suspicious);
     // The provider's own site is not a dynamic name; unrelated lists say nothing.
