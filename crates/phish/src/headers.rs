@@ -680,32 +680,37 @@ fn named_brand(from_name: &str) -> Option<&'static str> {
             from: fold("from"),
         }
     });
-    let skeleton_name = fold(from_name);
-    let words: Vec<&str> = skeleton_name
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let squashed: String = words.concat();
-    folded
-        .brands
+    // The skeleton of the name as written catches `PayPaI` (capital I for l); the skeleton
+    // of its lower case catches `IRS` and `IKEA`, whose capital I the first would read as l.
+    [fold(from_name), fold(&from_name.to_lowercase())]
         .iter()
-        .find(|(brand, skeleton, ambiguous)| {
-            if *ambiguous {
-                // A name that is also a common word or first name ("Ledger", "Chase")
-                // counts only when the display name is nothing but the brand and service
-                // words ("Ledger Support").
-                (words.contains(&skeleton.as_str())
-                    && words
-                        .iter()
-                        .all(|w| w == skeleton || folded.service_words.iter().any(|s| s == w)))
-                    // "Katie from Ledger": someone speaking for the brand.
-                    || matches!(words.as_slice(), [.., from, last] if *last == skeleton && *from == folded.from)
-            } else {
-                words.contains(&skeleton.as_str())
-                    || (brand.len() >= 6 && squashed.contains(skeleton.as_str()))
-            }
+        .find_map(|skeleton_name| {
+            let words: Vec<&str> = skeleton_name
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            let squashed: String = words.concat();
+            folded
+                .brands
+                .iter()
+                .find(|(brand, skeleton, ambiguous)| {
+                    if *ambiguous {
+                        // A name that is also a common word or first name ("Ledger",
+                        // "Chase") counts only when the display name is nothing but the
+                        // brand and service words ("Ledger Support").
+                        (words.contains(&skeleton.as_str())
+                            && words.iter().all(|w| {
+                                w == skeleton || folded.service_words.iter().any(|s| s == w)
+                            }))
+                            // "Katie from Ledger": someone speaking for the brand.
+                            || matches!(words.as_slice(), [.., from, last] if *last == skeleton && *from == folded.from)
+                    } else {
+                        words.contains(&skeleton.as_str())
+                            || (brand.len() >= 6 && squashed.contains(skeleton.as_str()))
+                    }
+                })
+                .map(|(brand, _, _)| *brand)
         })
-        .map(|(brand, _, _)| *brand)
 }
 
 /// Lower-case confusable skeleton: `PayPaI`, `МеtaМask` and `metamask` fold alike (skeletons

@@ -633,3 +633,28 @@ fn one_brand_is_not_a_misspelling_of_another() {
         "header.lookalike_domain",
     );
 }
+
+#[test]
+fn brand_names_in_capitals_with_an_i() {
+    // The confusable skeleton reads a capital I as l ("PayPaI"); "IRS" must still be the IRS.
+    fires(
+        &with_from("IRS e-File System <postmaster@invalpool.example.nl>"),
+        "header.brand_display_name",
+    );
+    fires(
+        &with_from("PayPaI Service <x@example.net>"),
+        "header.brand_display_name",
+    );
+    silent(
+        &with_from("Iris Rossi <iris@example.net>"),
+        "header.brand_display_name",
+    );
+}
+
+#[test]
+fn national_webmail_counts_as_free_mail() {
+    fires(
+        &with_from("Customer Support <assistenza.clienti@terra.com.br>"),
+        "header.freemail_organisation",
+    );
+}
