@@ -778,8 +778,17 @@ const SALES_WORDS: &[&str] = &[
 
 /// A subject word announcing an order, invoice, payment or subscription.
 fn transaction_word(subject: &str) -> Option<&'static str> {
-    let lower = subject.to_lowercase();
-    lower
+    // CamelCase runs count as words too (`OrderConfirmation:93345881`).
+    let mut spaced = String::with_capacity(subject.len() + 8);
+    let mut previous_lower = false;
+    for c in subject.chars() {
+        if c.is_uppercase() && previous_lower {
+            spaced.push(' ');
+        }
+        previous_lower = c.is_lowercase();
+        spaced.extend(c.to_lowercase());
+    }
+    spaced
         .split(|c: char| !c.is_alphanumeric())
         .find_map(|w| TRANSACTION_WORDS.iter().find(|t| **t == w).copied())
 }

@@ -427,7 +427,7 @@ fn platform_links(cx: &mut Context, sender_domain: Option<&str>) {
         cx.out.add(
             "link.platform_elsewhere",
             Category::Links,
-            1,
+            2,
             format!("the sender is an app platform address ({sender}) but its links lead elsewhere (to {}): an app's own mail leads to the app", shown.join(", ")),
             format!("il mittente è un indirizzo di una piattaforma di app ({sender}) ma i suoi link portano altrove (a {}): la posta di un'app porta all'app", shown.join(", ")),
         );

@@ -345,6 +345,11 @@ fn order_notice_from_a_free_mailbox() {
         "header.freemail_transaction",
     );
     silent(&gmail("Verbale riunione"), "header.freemail_transaction");
+    fires(
+        &gmail("OrderConfirmation:93345881"),
+        "header.freemail_transaction",
+    );
+    silent(&gmail("Bordered notes"), "header.freemail_transaction");
     // A business's own domain may bill.
     silent(
         &PLAIN.replace("Subject: Verbale riunione", "Subject: Your order 467290"),
