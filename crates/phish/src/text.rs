@@ -876,7 +876,8 @@ fn disguised_characters(cx: &mut Context, text: &str) {
         cx.out.add(
             "text.lookalike_words",
             Category::Text,
-            3,
+            // Whole sentences disguised this way are no accident of a foreign keyboard.
+            if lookalike.len() >= 5 { 4 } else { 3 },
             format!("words of the text mix look-alike letters of other alphabets ({sample}), to read normally while dodging filters"),
             format!("parole del testo mescolano lettere somiglianti di altri alfabeti ({sample}), per leggersi normalmente eludendo i filtri"),
         );

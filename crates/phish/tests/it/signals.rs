@@ -663,3 +663,21 @@ fn national_webmail_counts_as_free_mail() {
         "header.freemail_organisation",
     );
 }
+
+#[test]
+fn whole_sentences_in_look_alike_letters_weigh_more() {
+    let weight = |body: &str| {
+        analyze(&with_body(body))
+            .findings
+            .iter()
+            .find(|f| f.code == "text.lookalike_words")
+            .map(|f| f.weight)
+    };
+    // Cyrillic о, а, е, г, п, і inside Latin words.
+    assert_eq!(weight("Wallеt Suspеnded today"), Some(3));
+    assert_eq!(
+        weight("Gоod аfterпоon. You havе а new іncоmiпg tгаnsасtіon to rеview"),
+        Some(4)
+    );
+    assert_eq!(weight("Good afternoon, the minutes are attached."), None);
+}
