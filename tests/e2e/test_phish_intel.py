@@ -12,14 +12,10 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
-
 from conftest import BIN, ROOT, SHARED, Server, free_port
-from test_console_api import PASSWORD, add_user, raw, session_headers, sign_in
-from test_phish import Sink, swaks
+from test_console_api import add_user, raw, session_headers, sign_in
+from test_phish import desk, swaks  # noqa: F401 (the fixture)
 
-DESK = "phishing@comune-esempio.it"
 
 
 def quiet(link, attachment=None, sender="anna.rossi@partner-esempio.org"):
@@ -42,30 +38,6 @@ def quiet(link, attachment=None, sender="anna.rossi@partner-esempio.org"):
         f'--XX\r\nContent-Type: text/plain; name="{name}"\r\n'
         f'Content-Disposition: attachment; filename="{name}"\r\n\r\n' + data + "\r\n--XX--\r\n"
     ).encode()
-
-
-@pytest.fixture
-def desk(tmp_path):
-    sink = Sink()
-    relay_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=relay_port)
-    controller.start()
-    smtp_port = free_port()
-    config = tmp_path / "sentinella.toml"
-    config.write_text(
-        "[phish]\n"
-        'own_domains = ["comune-esempio.it"]\n'
-        f'relay = "127.0.0.1:{relay_port}"\n'
-        f'reply_from = "{DESK}"\n'
-        "[phish.smtp]\n"
-        f'listen = "127.0.0.1:{smtp_port}"\n'
-        f'recipients = ["{DESK}"]\n'
-    )
-    server = Server(tmp_path / "data", tmp_path / "server.log", ["--config", str(config)]).start()
-    server.smtp_port = smtp_port
-    yield server, sink, tmp_path
-    server.stop()
-    controller.stop()
 
 
 def import_plain(server, values, source, tlp):

@@ -3,7 +3,7 @@
 // Input: env SENTINELLA_URL, SCREENSHOTS (a directory), CONSOLE_CONFIG (JSON: admin
 // one-time password, new admin password, viewer credentials).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { BASE, SHOTS, CONFIG, check, shot, launchChromium } from "./harness.mjs";
+import { BASE, SHOTS, CONFIG, check, shot, launchChromium, signIn } from "./harness.mjs";
 import { join } from "node:path";
 
 const observed = { dialogs: [], steps: [], consoleErrors: [] };
@@ -24,14 +24,6 @@ async function assertNoInjection(page, where) {
   check(injected.jsLinks === 0, `${where}: a javascript: link is clickable`);
   check(!injected.pwned, `${where}: injected script ran`);
   check(injected.scripts.every((src) => /\/ui\/(app|i18n)\.js$/.test(src)), `${where}: unexpected script ${injected.scripts}`);
-}
-
-async function signIn(page, user, password) {
-  await page.goto(BASE + "/ui/");
-  await page.waitForSelector("[data-testid=signin-form]");
-  await page.fill("input[name=user]", user);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
 }
 
 async function main() {

@@ -25,3 +25,26 @@ export function launchChromium() {
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+// Signs in through the console's form (the caller waits for what should follow).
+export async function signIn(page, user, password) {
+  await page.goto(BASE + "/ui/");
+  await page.waitForSelector("[data-testid=signin-form]");
+  await page.fill("input[name=user]", user);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+}
+
+// The first admin sign-in of a fresh server: the one-time password must be changed to
+// CONFIG.adminPassword, then the admin signs in again with it.
+export async function firstAdminSignIn(page) {
+  await signIn(page, "admin", CONFIG.adminOneTime);
+  await page.waitForSelector("input[name=new]");
+  await page.fill("input[name=current]", CONFIG.adminOneTime);
+  await page.fill("input[name=new]", CONFIG.adminPassword);
+  await page.fill("input[name=repeat]", CONFIG.adminPassword);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("[data-testid=signin-form]");
+  await signIn(page, "admin", CONFIG.adminPassword);
+  await page.waitForSelector("[data-testid=whoami]");
+}

@@ -4,16 +4,8 @@
 // and submits the report.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
+import { SHOTS, launchChromium, firstAdminSignIn } from "./harness.mjs";
 import { join } from "node:path";
-
-async function signIn(page, user, password) {
-  await page.goto(BASE + "/ui/");
-  await page.waitForSelector("[data-testid=signin-form]");
-  await page.fill("input[name=user]", user);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-}
 
 async function openReport(page) {
   await page.click("[data-nav=phishing]");
@@ -31,15 +23,7 @@ async function main() {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
     const page = await context.newPage();
     page.on("dialog", async (dialog) => { observed.dialogs.push(dialog.message()); await dialog.dismiss(); });
-    await signIn(page, "admin", CONFIG.adminOneTime);
-    await page.waitForSelector("input[name=new]");
-    await page.fill("input[name=current]", CONFIG.adminOneTime);
-    await page.fill("input[name=new]", CONFIG.adminPassword);
-    await page.fill("input[name=repeat]", CONFIG.adminPassword);
-    await page.click("button[type=submit]");
-    await page.waitForSelector("[data-testid=signin-form]");
-    await signIn(page, "admin", CONFIG.adminPassword);
-    await page.waitForSelector("[data-testid=whoami]");
+    await firstAdminSignIn(page);
     observed.failureEn = await openReport(page);
     observed.authEn = await page.textContent("[data-testid=phish-auth]");
     await page.locator("[data-testid=phish-auth]").screenshot({ path: join(SHOTS, "phish-dns-failure-en.png") });

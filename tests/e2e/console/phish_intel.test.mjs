@@ -4,16 +4,8 @@
 // Called by tests/e2e/test_phish_intel.py, which imports the indicator and submits the report.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { BASE, SHOTS, CONFIG, launchChromium } from "./harness.mjs";
+import { SHOTS, launchChromium, firstAdminSignIn } from "./harness.mjs";
 import { join } from "node:path";
-
-async function signIn(page, user, password) {
-  await page.goto(BASE + "/ui/");
-  await page.waitForSelector("[data-testid=signin-form]");
-  await page.fill("input[name=user]", user);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-}
 
 async function openIntel(page) {
   await page.click("[data-nav=phishing]");
@@ -39,15 +31,7 @@ async function main() {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
     const page = await context.newPage();
     page.on("dialog", async (dialog) => { observed.dialogs.push(dialog.message()); await dialog.dismiss(); });
-    await signIn(page, "admin", CONFIG.adminOneTime);
-    await page.waitForSelector("input[name=new]");
-    await page.fill("input[name=current]", CONFIG.adminOneTime);
-    await page.fill("input[name=new]", CONFIG.adminPassword);
-    await page.fill("input[name=repeat]", CONFIG.adminPassword);
-    await page.click("button[type=submit]");
-    await page.waitForSelector("[data-testid=signin-form]");
-    await signIn(page, "admin", CONFIG.adminPassword);
-    await page.waitForSelector("[data-testid=whoami]");
+    await firstAdminSignIn(page);
     observed.en = await openIntel(page);
     await page.locator("[data-testid=phish-intel]").screenshot({ path: join(SHOTS, "phish-intel-en.png") });
     await page.selectOption("[data-testid=language]", "it");

@@ -5,7 +5,7 @@
 // Input: env SENTINELLA_URL, SCREENSHOTS (a directory), CONSOLE_CONFIG (JSON: admin
 // one-time password, new admin password, id of the hostile report).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { BASE, SHOTS, CONFIG, check, launchChromium } from "./harness.mjs";
+import { SHOTS, check, launchChromium, firstAdminSignIn } from "./harness.mjs";
 import { join } from "node:path";
 
 const observed = { dialogs: [], steps: [], consoleErrors: [] };
@@ -32,14 +32,6 @@ async function assertNoInjection(page, where) {
   check(injected.scripts.every((src) => /\/ui\/(app|i18n)\.js$/.test(src)), `${where}: unexpected script ${injected.scripts}`);
 }
 
-async function signIn(page, user, password) {
-  await page.goto(BASE + "/ui/");
-  await page.waitForSelector("[data-testid=signin-form]");
-  await page.fill("input[name=user]", user);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-}
-
 let current = null;
 
 async function main() {
@@ -52,15 +44,7 @@ async function main() {
     page.on("console", (msg) => { if (msg.type() === "error") observed.consoleErrors.push(msg.text()); });
 
     // The one-time admin password must be changed first.
-    await signIn(page, "admin", CONFIG.adminOneTime);
-    await page.waitForSelector("input[name=new]");
-    await page.fill("input[name=current]", CONFIG.adminOneTime);
-    await page.fill("input[name=new]", CONFIG.adminPassword);
-    await page.fill("input[name=repeat]", CONFIG.adminPassword);
-    await page.click("button[type=submit]");
-    await page.waitForSelector("[data-testid=signin-form]");
-    await signIn(page, "admin", CONFIG.adminPassword);
-    await page.waitForSelector("[data-testid=whoami]");
+    await firstAdminSignIn(page);
     observed.steps.push("signed-in");
 
     // Intake counters and the Campaigns view.
