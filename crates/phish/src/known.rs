@@ -194,7 +194,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
             format!("un link porta a un sito che la nostra threat intelligence elenca come malevolo ({shown})"),
         );
     }
-    let sender = of(&["sender", "sender_domain"]);
+    let sender = of(&["sender"]);
     if !sender.is_empty() {
         let shown = sender.join(", ");
         cx.out.add(
@@ -205,6 +205,19 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
             format!(
                 "il mittente è elencato come malevolo dalla nostra threat intelligence ({shown})"
             ),
+        );
+    }
+    // A listed domain covers every mailbox of it, also a compromised partner's real ones:
+    // strong, not decisive alone (the address itself is).
+    let sender_domain = of(&["sender_domain"]);
+    if sender.is_empty() && !sender_domain.is_empty() {
+        let shown = sender_domain.join(", ");
+        cx.out.add(
+            "intel.known_sender_domain",
+            Category::Intelligence,
+            4,
+            format!("the sender's domain is listed as malicious by our threat intelligence ({shown})"),
+            format!("il dominio del mittente è elencato come malevolo dalla nostra threat intelligence ({shown})"),
         );
     }
     let origin = of(&["origin_ip"]);

@@ -169,7 +169,19 @@ fn a_listed_url_sender_ip_and_attachment_each_count() {
     assert!(codes(&report).contains(&"intel.known_sender"));
     assert_eq!(report.verdict, Verdict::Malicious);
 
-    // A listed sending address alone is strong, not decisive.
+    // A listed sender domain (every mailbox of it, a compromised partner's too) and a
+    // listed sending address are strong, not decisive alone.
+    let report = analyze(
+        QUIET,
+        Some(Listed::default().with("domain", "partner.example.org")),
+    );
+    assert!(
+        codes(&report).contains(&"intel.known_sender_domain"),
+        "{:?}",
+        report.findings
+    );
+    assert!(!codes(&report).contains(&"intel.known_sender"));
+
     let report = analyze(QUIET, Some(Listed::default().with("ip", "198.51.100.23")));
     assert!(
         codes(&report).contains(&"intel.known_origin"),
