@@ -92,12 +92,17 @@ def test_intelligence_decides_and_stays_behind_the_reason(desk):
     assert status == 200 and "intel.known_link" in [f["code"] for f in body["analysis"]["findings"]]
     assert "intel" not in body["analysis"]
 
-    # The malicious report gave its values to intelligence: the next report from the same
-    # sender is judged by them, whatever its link.
-    answer, full = report(server, sink, tmp, "a5@comune-esempio.it", quiet("https://www.partner-esempio.org/v"))
+    # The malicious report gave its values to intelligence: the next report carrying the same
+    # link, from someone else, is judged by the report's own indicator (the exact URL, which
+    # only the report shared). The partner's From domain was not shared: nothing
+    # authenticated it, anyone could have written it.
+    answer, full = report(server, sink, tmp, "a5@comune-esempio.it",
+                          quiet("https://files-share-esempio.net/v/42", sender="paolo@sesto-esempio.org"))
     assert answer["X-Sentinella-Verdict"] == "malicious", answer.get_content()
-    assert any(h["place"] in ("sender", "sender_domain") and h["indicator"]["source"] == "phishing-report"
+    assert any(h["place"] == "link" and h["indicator"]["source"] == "phishing-report"
                for h in full["analysis"]["intel"]), full["analysis"]["intel"]
+    status, body = server.request("GET", "/api/v1/intel/indicators?value=partner-esempio.org")
+    assert status == 200 and body["total"] == 0, body
 
     # TLP:RED is for its named recipients only: never the basis of a reporter's answer.
     answer, full = report(server, sink, tmp, "a3@comune-esempio.it",

@@ -98,7 +98,7 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 const RESERVED: &[&str] = &["example.com", "example.net", "example.org"];
 
 /// Registrable domains that unrelated senders share (data file).
-fn is_infrastructure(registrable: &str) -> bool {
+pub(crate) fn is_infrastructure(registrable: &str) -> bool {
     static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
         std::sync::OnceLock::new();
     LIST.get_or_init(|| {

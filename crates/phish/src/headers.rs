@@ -1085,33 +1085,41 @@ fn authentication(
             ),
         );
     }
-    // Our own verdicts: a brand's own domain in From that nothing authenticates.
-    if let Some(from_domain) = from_domain
-        && matches!(check.spf, Outcome::Pass | Outcome::Fail | Outcome::SoftFail)
-        && check.dmarc != Outcome::Pass
-    {
-        let spf_domain = check
-            .spf_identity
-            .as_ref()
-            .and_then(|(_, sender)| domain_of(sender));
-        let aligned = aligned(
-            from_domain,
-            (check.spf == Outcome::Pass)
-                .then_some(spf_domain.as_deref())
-                .flatten(),
-            check
-                .dkim
-                .iter()
-                .filter(|(_, o)| *o == Outcome::Pass)
-                .map(|(d, _)| d.as_str()),
-        );
-        if !aligned {
-            brand_domain_unauthenticated(
-                cx,
+    // Our own verdicts: is the From domain authenticated (for intelligence), and a brand's
+    // own domain in From that nothing authenticates.
+    if let Some(from_domain) = from_domain {
+        let spf_evaluated = matches!(check.spf, Outcome::Pass | Outcome::Fail | Outcome::SoftFail);
+        let dkim_evaluated = check
+            .dkim
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Pass | Outcome::Fail));
+        if check.dmarc == Outcome::Pass {
+            cx.indicators.from_aligned = Some(true);
+        } else if spf_evaluated || dkim_evaluated {
+            let spf_domain = check
+                .spf_identity
+                .as_ref()
+                .and_then(|(_, sender)| domain_of(sender));
+            let aligned = aligned(
                 from_domain,
-                "verified by Sentinella",
-                "verificato da Sentinella",
+                (check.spf == Outcome::Pass)
+                    .then_some(spf_domain.as_deref())
+                    .flatten(),
+                check
+                    .dkim
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Pass)
+                    .map(|(d, _)| d.as_str()),
             );
+            cx.indicators.from_aligned = Some(aligned);
+            if !aligned && spf_evaluated {
+                brand_domain_unauthenticated(
+                    cx,
+                    from_domain,
+                    "verified by Sentinella",
+                    "verificato da Sentinella",
+                );
+            }
         }
     }
     if verified_any || !cx.analyzer.config.trust_receiver_auth_results {
@@ -1197,6 +1205,9 @@ fn authentication(
         );
     }
     // The receiver's view of alignment: which domains its SPF and DKIM passes vouch for.
+    if from_domain.is_some() && matches!(dmarc.as_deref(), Some("pass" | "bestguesspass")) {
+        cx.indicators.from_aligned = Some(true);
+    }
     if let Some(from_domain) = from_domain
         && !matches!(dmarc.as_deref(), Some("pass" | "bestguesspass"))
     {
@@ -1220,6 +1231,7 @@ fn authentication(
                 .flatten(),
             signers,
         );
+        cx.indicators.from_aligned = Some(aligned);
         if !aligned {
             brand_domain_unauthenticated(cx, from_domain, &provenance_en, &provenance_it);
         }

@@ -123,6 +123,11 @@ pub struct Hop {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Indicators {
     pub from_address: Option<String>,
+    /// Whether SPF or DKIM authenticated the From domain (DMARC's relaxed alignment, from our
+    /// own check or the receiver's results); `None` when nothing says either way. Only an
+    /// authenticated From domain is the sender's own and worth giving to intelligence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_aligned: Option<bool>,
     pub sender_domains: Vec<String>,
     pub origin_ip: Option<String>,
     pub urls: Vec<String>,

@@ -48,6 +48,19 @@ pub fn shareable(analysis: &serde_json::Value, own_domains: &[String]) -> Vec<Sh
         .iter()
         .map(|d| domains::registrable(d))
         .collect();
+    // The From domain is the sender's own only when SPF or DKIM authenticated it; otherwise
+    // anyone could have written it (a victim's or a bystander's domain, never shared).
+    let from_domain = indicators["from_address"]
+        .as_str()
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, domain)| domain.trim().to_ascii_lowercase());
+    let unauthenticated_from = (indicators["from_aligned"].as_bool() != Some(true))
+        .then_some(from_domain)
+        .flatten();
+    // ESP trackers and bounce domains, CDNs, social networks: every sender's. Their URLs
+    // may be a campaign's; the domains are not.
+    let infrastructure =
+        |host: &str| crate::campaigns::is_infrastructure(&domains::registrable(host));
     let common = |host: &str| {
         is_common_host(host, &own)
             || domains::lists()
@@ -94,7 +107,7 @@ pub fn shareable(analysis: &serde_json::Value, own_domains: &[String]) -> Vec<Sh
             continue;
         }
         push(SharedKind::Url, url);
-        if matches!(parsed.host(), Some(url::Host::Domain(_))) {
+        if matches!(parsed.host(), Some(url::Host::Domain(_))) && !infrastructure(&host) {
             push(SharedKind::Domain, host);
         }
     }
@@ -103,7 +116,9 @@ pub fn shareable(analysis: &serde_json::Value, own_domains: &[String]) -> Vec<Sh
         .chain(strings("sender_domains"))
     {
         if !common(&domain)
+            && !infrastructure(&domain)
             && spoofed.as_deref() != Some(domain.as_str())
+            && unauthenticated_from.as_deref() != Some(domain.as_str())
             && domain.contains('.')
             && domain.parse::<std::net::IpAddr>().is_err()
         {
@@ -193,6 +208,40 @@ mod tests {
     }
 
     #[test]
+    fn only_an_authenticated_from_domain_and_no_shared_infrastructure() {
+        let analysis = |aligned: Option<bool>| {
+            let mut indicators = json!({
+                "from_address": "service@victim-shop.de",
+                "sender_domains": ["victim-shop.de", "bounces.amazonses.com", "evil-bounce.mailer-kit.net"],
+                "urls": ["https://u123.ct.sendgrid.net/ls/click?upn=abc", "https://landing.phish-kit.org/x"],
+                "domains": ["sendgrid.net", "landing.phish-kit.org"],
+            });
+            if let Some(aligned) = aligned {
+                indicators["from_aligned"] = json!(aligned);
+            }
+            json!({ "indicators": indicators })
+        };
+        for aligned in [None, Some(false)] {
+            let shared = shareable(&analysis(aligned), &[]);
+            let values: Vec<&str> = shared.iter().map(|s| s.value.as_str()).collect();
+            // Anyone can write a From domain that SPF and DKIM do not vouch for.
+            assert!(!values.contains(&"victim-shop.de"), "{values:?}");
+            // ESP domains are everybody's; a tracker URL may still be the campaign's.
+            assert!(!values.contains(&"bounces.amazonses.com"), "{values:?}");
+            assert!(!values.contains(&"sendgrid.net"), "{values:?}");
+            assert!(!values.contains(&"u123.ct.sendgrid.net"), "{values:?}");
+            assert!(
+                values.contains(&"https://u123.ct.sendgrid.net/ls/click?upn=abc"),
+                "{values:?}"
+            );
+            assert!(values.contains(&"evil-bounce.mailer-kit.net"), "{values:?}");
+            assert!(values.contains(&"landing.phish-kit.org"), "{values:?}");
+        }
+        let shared = shareable(&analysis(Some(true)), &[]);
+        assert!(shared.iter().any(|s| s.value == "victim-shop.de"));
+    }
+
+    #[test]
     fn hostile_analysis_gives_nothing_not_a_panic() {
         assert!(shareable(&json!(null), &[]).is_empty());
         let hostile = json!({"indicators": {"urls": [1, null, "::::", "x"], "domains": {}},
@@ -215,9 +264,14 @@ mod tests {
         assert_eq!(values, ["oqmhwr.net"]);
         let ours = json!({"indicators": indicators, "auth": {"dmarc": "fail"}});
         assert_eq!(shareable(&ours, &[]).len(), 1);
-        // Without a DMARC failure the sender's own domain is the actor's.
+        // Without a DMARC failure but without authentication either, anyone could have
+        // written it: still not shared. Authenticated, it is the actor's own.
         let unverified = json!({"indicators": indicators, "auth": {"dmarc": "not_verified"}});
-        assert_eq!(shareable(&unverified, &[]).len(), 2);
+        assert_eq!(shareable(&unverified, &[]).len(), 1);
+        let mut authenticated = indicators.clone();
+        authenticated["from_aligned"] = json!(true);
+        let authenticated = json!({"indicators": authenticated});
+        assert_eq!(shareable(&authenticated, &[]).len(), 2);
     }
 
     #[test]
