@@ -727,5 +727,6 @@ fn list_of_host_matches_names_not_substrings() {
         Some(("Dynamic DNS", "duckdns.org".to_owned()))
     );
     assert_eq!(lists.list_of_host("org"), None);
+    assert_eq!(lists.list_of_host(&"a.".repeat(5_000)), None);
     assert_eq!(lists.list_of_host(""), None);
 }

@@ -188,6 +188,10 @@ impl Warninglists {
     /// would be wrong.
     pub fn list_of_host(&self, host: &str) -> Option<(&str, String)> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
+        // No DNS name is longer; a hostile one would cost a scan of every entry per label.
+        if host.len() > 253 {
+            return None;
+        }
         let names = || {
             let mut name = host.as_str();
             std::iter::from_fn(move || {

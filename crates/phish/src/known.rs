@@ -107,6 +107,8 @@ const MAX_HITS: usize = 20;
 pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelHit> {
     // (place, value as observed, what to look up)
     let mut queries: Vec<(&'static str, String, Query)> = Vec::new();
+    // The links' host names, parsed once: also what the warninglists are asked about.
+    let mut hosts: Vec<String> = Vec::new();
     let indicators = &cx.indicators;
     for url in &indicators.urls {
         queries.push(("link", url.clone(), Query::Url(url.clone())));
@@ -114,6 +116,9 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
         match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
             Some(url::Host::Domain(host)) => {
                 let host = host.to_ascii_lowercase();
+                if hosts.len() < MAX_LOOKUPS && !hosts.contains(&host) {
+                    hosts.push(host.clone());
+                }
                 queries.push(("link_domain", host.clone(), Query::Domain(host)));
             }
             Some(url::Host::Ipv4(ip)) => {
@@ -182,10 +187,10 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
         values.truncate(3);
         values
     };
-    warninglisted(cx, known);
+    warninglisted(cx, known, &hosts);
     let links = of(&["link", "link_domain"]);
     if !links.is_empty() {
-        let shown = links.join(", ");
+        let shown = shown(links.iter().copied());
         cx.out.add(
             "intel.known_link",
             Category::Intelligence,
@@ -196,7 +201,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
     }
     let sender = of(&["sender"]);
     if !sender.is_empty() {
-        let shown = sender.join(", ");
+        let shown = shown(sender.iter().copied());
         cx.out.add(
             "intel.known_sender",
             Category::Intelligence,
@@ -211,7 +216,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
     // strong, not decisive alone (the address itself is).
     let sender_domain = of(&["sender_domain"]);
     if sender.is_empty() && !sender_domain.is_empty() {
-        let shown = sender_domain.join(", ");
+        let shown = shown(sender_domain.iter().copied());
         cx.out.add(
             "intel.known_sender_domain",
             Category::Intelligence,
@@ -222,7 +227,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
     }
     let origin = of(&["origin_ip"]);
     if !origin.is_empty() {
-        let shown = origin.join(", ");
+        let shown = shown(origin.iter().copied());
         // A sending address on a blocklist is strong but not decisive alone: shared mail
         // platforms' addresses get listed too.
         cx.out.add(
@@ -235,7 +240,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
     }
     let files = of(&["attachment"]);
     if !files.is_empty() {
-        let shown = files.join(", ");
+        let shown = shown(files.iter().copied());
         cx.out.add(
             "intel.known_attachment",
             Category::Intelligence,
@@ -248,7 +253,7 @@ pub(crate) fn check(cx: &mut Context, known: &dyn KnownIndicators) -> Vec<IntelH
 }
 
 /// Warninglists that describe the sender's mailbox service and the links' hosting.
-fn warninglisted(cx: &mut Context, known: &dyn KnownIndicators) {
+fn warninglisted(cx: &mut Context, known: &dyn KnownIndicators, hosts: &[String]) {
     let on_list = |observable: Observable<'_>, words: &[&str]| {
         known.warninglist(observable).filter(|hit| {
             let name = hit.list.to_lowercase();
@@ -270,22 +275,10 @@ fn warninglisted(cx: &mut Context, known: &dyn KnownIndicators) {
             "header.disposable_sender",
             Category::Headers,
             2,
-            format!("the sender uses a disposable mailbox service ({domain}, on the warninglist \"{list}\"): an address made to be thrown away"),
-            format!("il mittente usa un servizio di caselle usa e getta ({domain}, nella warninglist \"{list}\"): un indirizzo fatto per essere buttato"),
+            format!("the sender uses a disposable mailbox service ({}, on the warninglist \"{list}\"): an address made to be thrown away", clip(&domain)),
+            format!("il mittente usa un servizio di caselle usa e getta ({}, nella warninglist \"{list}\"): un indirizzo fatto per essere buttato", clip(&domain)),
         );
     }
-    let hosts: Vec<String> = cx
-        .indicators
-        .urls
-        .iter()
-        .filter_map(|u| {
-            url::Url::parse(u)
-                .ok()?
-                .host_str()
-                .map(str::to_ascii_lowercase)
-        })
-        .take(MAX_LOOKUPS)
-        .collect();
     // A name below the provider's domain; the provider's own site (`www.dyndns.org`) is not
     // a dynamic name.
     if let Some((host, list)) = hosts.iter().find_map(|host| {
@@ -302,8 +295,24 @@ fn warninglisted(cx: &mut Context, known: &dyn KnownIndicators) {
             "link.dynamic_dns",
             Category::Links,
             2,
-            format!("a link leads to {host}, a dynamic DNS name (warninglist \"{list}\"): anyone can point it anywhere, and attackers use them to host pages that move"),
-            format!("un link porta a {host}, un nome DNS dinamico (warninglist \"{list}\"): chiunque può farlo puntare ovunque, e gli attaccanti li usano per pagine che si spostano"),
+            format!("a link leads to {}, a dynamic DNS name (warninglist \"{list}\"): anyone can point it anywhere, and attackers use them to host pages that move", clip(&host)),
+            format!("un link porta a {}, un nome DNS dinamico (warninglist \"{list}\"): chiunque può farlo puntare ovunque, e gli attaccanti li usano per pagine che si spostano", clip(&host)),
         );
     }
+}
+
+/// Values written into a reason: the attacker chose them, so they are cut to a readable size.
+fn clip(value: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    if value.chars().count() <= MAX_CHARS {
+        return value.to_owned();
+    }
+    let mut cut: String = value.chars().take(MAX_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
+/// Up to three values for a reason, each clipped.
+fn shown<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    values.map(clip).collect::<Vec<_>>().join(", ")
 }

@@ -451,6 +451,16 @@ fn brand_bill_from_freemail(cx: &mut Context) {
     }
 }
 
+/// Longest reason kept, in characters.
+const MAX_REASON_CHARS: usize = 600;
+
+fn cap_reason(reason: String) -> String {
+    match reason.char_indices().nth(MAX_REASON_CHARS) {
+        Some((end, _)) => format!("{}…", &reason[..end]),
+        None => reason,
+    }
+}
+
 /// State of one analysis, passed to every check.
 pub(crate) struct Context<'a> {
     pub analyzer: &'a Analyzer,
@@ -505,6 +515,9 @@ impl Findings {
         en: String,
         it: String,
     ) {
+        // Reasons quote the attacker's values (names, subjects, hosts); whatever their size,
+        // a reason stays readable and fits in the answer mailed back.
+        let (en, it) = (cap_reason(en), cap_reason(it));
         if let Some(existing) = self.findings.iter_mut().find(|f| f.code == code) {
             if weight > existing.weight {
                 *existing = Finding {

@@ -618,7 +618,7 @@ pub(crate) fn check(cx: &mut Context, text: &str) {
         .join(" ")
         .to_lowercase();
     if cx.text_brand.is_none() {
-        cx.text_brand = named_brand(&text);
+        cx.text_brand = brand_in_text(&text);
     }
     let mut all: Vec<(Cue, &str)> = hits(&text).collect();
     // The amount counts once, whether in words ("million euros") or in figures.
@@ -753,7 +753,7 @@ fn phrases_of(hits: &[(Cue, &'static str)], family: Cue) -> Vec<&'static str> {
 
 /// The first well-known brand the (lower-case) text names, as a word or two words run
 /// together ("pay pal"); names that are also common words are left out.
-fn named_brand(text: &str) -> Option<&'static str> {
+fn brand_in_text(text: &str) -> Option<&'static str> {
     let lists = crate::domains::lists();
     let brand = |candidate: &str| {
         lists

@@ -48,3 +48,12 @@ export async function firstAdminSignIn(page) {
   await signIn(page, "admin", CONFIG.adminPassword);
   await page.waitForSelector("[data-testid=whoami]");
 }
+
+// The Phishing page's newest report, opened until `selector` shows in its analysis.
+export async function openNewestReport(page, selector) {
+  await page.click("[data-nav=phishing]");
+  await page.waitForSelector("[data-testid=phish-row]");
+  await page.click("[data-testid=phish-row] >> nth=0");
+  await page.waitForSelector("[data-testid=phish-analysis]");
+  await page.waitForSelector(selector);
+}

@@ -4,15 +4,11 @@
 // and submits the report.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { SHOTS, launchChromium, firstAdminSignIn } from "./harness.mjs";
+import { SHOTS, launchChromium, firstAdminSignIn, openNewestReport } from "./harness.mjs";
 import { join } from "node:path";
 
 async function openReport(page) {
-  await page.click("[data-nav=phishing]");
-  await page.waitForSelector("[data-testid=phish-row]");
-  await page.click("[data-testid=phish-row] >> nth=0");
-  await page.waitForSelector("[data-testid=phish-analysis]");
-  await page.waitForSelector("[data-testid=phish-dns-failure]");
+  await openNewestReport(page, "[data-testid=phish-dns-failure]");
   return (await page.textContent("[data-testid=phish-dns-failure]")).trim();
 }
 

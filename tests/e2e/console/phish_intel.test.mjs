@@ -4,14 +4,11 @@
 // Called by tests/e2e/test_phish_intel.py, which imports the indicator and submits the report.
 // Input: env SENTINELLA_URL, SCREENSHOTS, CONSOLE_CONFIG ({adminOneTime, adminPassword}).
 // Output: one JSON line on stdout with what was observed; exit 1 with a message on failure.
-import { SHOTS, launchChromium, firstAdminSignIn } from "./harness.mjs";
+import { SHOTS, launchChromium, firstAdminSignIn, openNewestReport } from "./harness.mjs";
 import { join } from "node:path";
 
 async function openIntel(page) {
-  await page.click("[data-nav=phishing]");
-  await page.waitForSelector("[data-testid=phish-row]");
-  await page.click("[data-testid=phish-row] >> nth=0");
-  await page.waitForSelector("[data-testid=phish-intel]");
+  await openNewestReport(page, "[data-testid=phish-intel]");
   return page.evaluate(() => {
     const block = document.querySelector("[data-testid=phish-intel]");
     return {

@@ -255,3 +255,73 @@ fn warninglists_of_senders_and_hosting() {
     );
     assert!(!codes(&report).contains(&"link.dynamic_dns"));
 }
+
+/// Every value answers "listed": the worst case for the lookups' bounds.
+#[derive(Debug)]
+struct ListsEverything;
+
+impl KnownIndicators for ListsEverything {
+    fn lookup(&self, observable: Observable<'_>) -> Option<KnownIndicator> {
+        Some(KnownIndicator {
+            id: "indicator--all".into(),
+            kind: "domain".into(),
+            value: format!("{observable:?}").chars().take(64).collect(),
+            source: "everything".into(),
+            confidence: 50,
+            tlp: "green".into(),
+        })
+    }
+
+    fn warninglist(&self, observable: Observable<'_>) -> Option<Warninglisted> {
+        let Observable::Domain(host) = observable else {
+            return None;
+        };
+        let entry = host.split_once('.').map_or(host, |(_, parent)| parent);
+        Some(Warninglisted {
+            list: "List of known dynamic DNS domains".into(),
+            entry: entry.into(),
+        })
+    }
+}
+
+#[test]
+fn hostile_messages_with_intelligence_stay_bounded() {
+    let long_host = format!("{}example.org", "a.".repeat(3_000));
+    // The text is scanned on its first 256 KiB: the lures come first.
+    let mut body = format!("Username: www.{}\n", "x".repeat(200_000));
+    for i in 0..5_000 {
+        body.push_str(&format!("https://h{i}.{long_host}/p?x={i}\n"));
+    }
+    body.push_str(&format!("Hi {},\n", "$1 ".repeat(50_000)));
+    // 70 KB: with the subject first, the lures below still fall in the scanned part.
+    let subject = format!("Now.{}", "get.up.".repeat(10_000));
+    let raw = QUIET
+        .replace("Subject: Verbale riunione", &format!("Subject: {subject}"))
+        .replace(
+            "Ciao Mario, il verbale e' su https://docs.files-share.example.net/verbale/42 come d'accordo.",
+            &body,
+        );
+    let analyzer =
+        Analyzer::new(AnalyzerConfig::default()).with_known_indicators(Arc::new(ListsEverything));
+    let report = analyzer.analyze(raw.replace('\n', "\r\n").as_bytes(), &OfflineDns);
+    assert!(report.intel.len() <= 20, "{}", report.intel.len());
+    assert_eq!(report.verdict, Verdict::Malicious);
+    // Reasons stay short enough to mail back, whatever they quote.
+    let found = codes(&report);
+    assert!(found.contains(&"header.subject_joined_words"), "{found:?}");
+    assert!(found.contains(&"text.account_name_abuse"), "{found:?}");
+    for finding in &report.findings {
+        assert!(
+            finding.en.chars().count() <= 601,
+            "{}: {}",
+            finding.code,
+            finding.en.len()
+        );
+        assert!(
+            finding.it.chars().count() <= 601,
+            "{}: {}",
+            finding.code,
+            finding.it.len()
+        );
+    }
+}
